@@ -1,0 +1,105 @@
+"""The one exception tree of the dialer.
+
+Every error the library raises on purpose is a ``DialerError``; foreign errors
+(sqlite3, OSError, pydub/ffmpeg, panoramisk, csv) are translated into one of
+these at the boundary where they happen, so the CLI turns any of them into one
+clear message and an exit code, and nothing foreign leaks out::
+
+    DialerError
+    ├── ConfigError              bad or missing settings file / key file / setting
+    ├── InputError               bad user input (exit code 2)
+    │   ├── CsvError             malformed CSV: names file, row and reason
+    │   ├── NumberError          a phone number that cannot be parsed / is invalid
+    │   ├── AudioError           corrupt, silent, clipped or over-long audio
+    │   └── ComplianceError      a request the rules refuse (C1, C8, C9, C14, C15 ...)
+    │       └── MessageError     a message missing a required segment (C8-C11)
+    ├── NotFoundError            a named list / campaign / recording / number is unknown
+    ├── StoreError               the SQLite store failed (locked, corrupt, migration)
+    │   └── AuditChainError      the audit chain is broken (C19)
+    └── TelephonyError           Asterisk is unreachable or misbehaves
+        ├── AmiConnectError      cannot connect to AMI (host/port)
+        ├── AmiAuthError         AMI login refused (user/secret)
+        ├── AmiTimeoutError      an AMI action got no answer in time
+        └── AgiServerError       the FastAGI server cannot start (port in use ...)
+"""
+
+from __future__ import annotations
+
+
+class DialerError(Exception):
+    """Root of every error the dialer raises on purpose."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code = 1
+
+
+class ConfigError(DialerError):
+    """Settings, key file or configuration are missing or wrong."""
+
+    exit_code = 3
+
+
+class InputError(DialerError):
+    """The user gave us something we cannot accept."""
+
+    exit_code = 2
+
+
+class CsvError(InputError):
+    """A CSV file is unreadable or malformed."""
+
+
+class NumberError(InputError):
+    """A phone number is not a valid, dialable number."""
+
+
+class AudioError(InputError):
+    """An audio file is corrupt, empty, silent, clipped or too long."""
+
+
+class ComplianceError(InputError):
+    """The compliance rules refuse the request (the message names the C-number)."""
+
+
+class MessageError(ComplianceError):
+    """A campaign message lacks a required segment or misses the C9 timing."""
+
+
+class NotFoundError(DialerError):
+    """A named object does not exist."""
+
+    exit_code = 4
+
+
+class StoreError(DialerError):
+    """The local store failed."""
+
+    exit_code = 5
+
+
+class AuditChainError(StoreError):
+    """The tamper-evident audit chain does not verify (C19)."""
+
+    exit_code = 6
+
+
+class TelephonyError(DialerError):
+    """Asterisk is unreachable or misbehaves."""
+
+    exit_code = 7
+
+
+class AmiConnectError(TelephonyError):
+    """The AMI port cannot be reached."""
+
+
+class AmiAuthError(TelephonyError):
+    """AMI refused our login."""
+
+
+class AmiTimeoutError(TelephonyError):
+    """An AMI action got no answer in time."""
+
+
+class AgiServerError(TelephonyError):
+    """The FastAGI server cannot start."""

@@ -1,0 +1,237 @@
+"""Typed, frozen settings read from ``dialer.toml``.
+
+The environment is read here and nowhere else: ``DIALER_CONFIG`` names the
+settings file (default ``./dialer.toml``). Relative paths in the file are
+resolved against the file's own directory, so a district can keep the whole
+installation in one folder. Secrets are never in this file: the AMI secret and
+the store key live in their own files, which must be mode 0600 (C18).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from dialer.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("dialer.toml")
+ENV_CONFIG = "DIALER_CONFIG"
+
+DEFAULT_AMI_PORT = 5038
+DEFAULT_AGI_PORT = 4573
+
+
+@dataclass(frozen=True)
+class OrganisationSettings:
+    name: str = "Example School District"
+    #: the organisation's own time zone: fallback when a number maps to no zone (C12)
+    timezone: str = "America/New_York"
+    #: region used to read numbers written without a country code
+    default_region: str = "US"
+    #: number spoken in every message for callbacks (C11); never the dialer's own line
+    callback_number: str = ""
+    #: the inbound opt-out hotline (C5, C11 voicemail version)
+    hotline_number: str = ""
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    path: Path = Path("dialer.db")
+    key_file: Path = Path("dialer.key")
+
+
+@dataclass(frozen=True)
+class AsteriskSettings:
+    ami_host: str = "127.0.0.1"
+    ami_port: int = DEFAULT_AMI_PORT
+    ami_user: str = "dialer"
+    ami_secret_file: Path = Path("secrets/ami.secret")
+    #: how the outbound leg is dialled; ``{e164}`` (+12025550123) and ``{digits}``
+    #: (12025550123) are filled in. Asterisk's dialplan runs ``Dial()`` on it.
+    dial_string: str = "PJSIP/{e164}@trunk"
+    originate_context: str = "dialer-outbound"
+    answered_context: str = "dialer-answered"
+    ring_timeout: int = 30
+    connect_timeout: float = 5.0
+    action_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class AgiSettings:
+    #: where the engine's FastAGI server listens; Asterisk connects here
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_AGI_PORT
+    #: address Asterisk uses to reach us (differs from ``host`` behind NAT)
+    advertise: str = ""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_concurrent: int = 30
+    calls_per_second: float = 10.0
+    max_attempts: int = 1
+    retry_delay_seconds: int = 300
+    #: an answered call longer than this is hung up by the engine
+    max_call_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    recordings_dir: Path = Path("recordings")
+    #: where Asterisk reads the converted sound files (the sandbox shares this folder)
+    sounds_dir: Path = Path("sounds")
+    #: the same folder as Asterisk sees it (differs when Asterisk runs in a chroot
+    #: or on another host); AGI commands name files under this path
+    asterisk_sounds_dir: str = ""
+    max_seconds: int = 300
+    default_language: str = "en"
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "info"
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    organisation: OrganisationSettings = field(default_factory=OrganisationSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
+    agi: AgiSettings = field(default_factory=AgiSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    #: the file these settings came from (None: built in code)
+    source: Path | None = None
+
+    def ami_secret(self) -> str:
+        """Read the AMI secret from its 0600 file (C18)."""
+        return read_secret_file(self.asterisk.ami_secret_file, "asterisk.ami_secret_file")
+
+    @property
+    def agi_url(self) -> str:
+        host = self.agi.advertise or f"{self.agi.host}:{self.agi.port}"
+        return f"agi://{host}"
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The settings file to use: explicit argument, then $DIALER_CONFIG, then ./dialer.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    return Path(env) if env else DEFAULT_CONFIG_PATH
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate a settings file; unknown sections or keys are errors."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"settings file {path} does not exist (run 'dialer init')") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    return settings_from_dict(raw, base_dir=path.resolve().parent, source=path)
+
+
+def settings_from_dict(
+    raw: dict[str, Any], base_dir: Path, source: Path | None = None
+) -> Settings:
+    sections: dict[str, Any] = {}
+    defaults = Settings()
+    known = {f.name for f in fields(Settings)} - {"source"}
+    for name, values in raw.items():
+        if name not in known:
+            raise ConfigError(f"settings: unknown section [{name}] in {source}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"settings: [{name}] must be a table in {source}")
+        sections[name] = _build_section(getattr(defaults, name), name, values, base_dir, source)
+    return replace(defaults, source=source, **sections)
+
+
+def _build_section(
+    default: Any, section: str, values: dict[str, Any], base_dir: Path, source: Path | None
+) -> Any:
+    types = {f.name: type(getattr(default, f.name)) for f in fields(default)}
+    converted: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in types:
+            raise ConfigError(f"settings: unknown key {section}.{key} in {source}")
+        expected = types[key]
+        if issubclass(expected, Path):
+            if not isinstance(value, str):
+                raise ConfigError(f"settings: {section}.{key} must be a path string")
+            path = Path(value).expanduser()
+            converted[key] = path if path.is_absolute() else base_dir / path
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            converted[key] = float(value)
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(
+                f"settings: {section}.{key} must be {expected.__name__}, got {value!r}"
+            )
+        else:
+            converted[key] = value
+    # relative default paths are relative to the settings file too
+    for f in fields(default):
+        current = getattr(default, f.name)
+        if f.name not in converted and isinstance(current, Path) and not current.is_absolute():
+            converted[f.name] = base_dir / current
+    section_obj = replace(default, **converted)
+    _validate(section, section_obj)
+    return section_obj
+
+
+def _validate(section: str, obj: Any) -> None:
+    if isinstance(obj, EngineSettings):
+        if obj.max_concurrent < 1:
+            raise ConfigError("settings: engine.max_concurrent must be at least 1")
+        if obj.calls_per_second <= 0:
+            raise ConfigError("settings: engine.calls_per_second must be positive")
+        if obj.max_attempts < 1:
+            raise ConfigError("settings: engine.max_attempts must be at least 1")
+    if isinstance(obj, AsteriskSettings) and "{" not in obj.dial_string:
+        raise ConfigError(
+            "settings: asterisk.dial_string must contain {e164} or {digits}, "
+            f"got {obj.dial_string!r}"
+        )
+
+
+def with_base_dir(settings: Settings, base_dir: Path) -> Settings:
+    """Default settings whose relative paths live under ``base_dir``."""
+    return settings_from_dict({}, base_dir=base_dir, source=settings.source)
+
+
+def read_secret_file(path: Path, setting: str) -> str:
+    """Read a secret; refuse files readable by group or others (C18)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise ConfigError(f"secret file {path} ({setting}) does not exist") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path} ({setting}): {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"secret file {path} ({setting}) must have 0600 permissions, has "
+            f"{stat.S_IMODE(mode):04o}; run: chmod 600 {path}"
+        )
+    value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise ConfigError(f"secret file {path} ({setting}) is empty")
+    return value
+
+
+def write_secret_file(path: Path, value: str | bytes) -> None:
+    """Create a secret file with 0600 permissions from the first byte on (C18)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = value.encode() if isinstance(value, str) else value
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
