@@ -140,9 +140,7 @@ def load_settings(path: Path) -> Settings:
     return settings_from_dict(raw, base_dir=path.resolve().parent, source=path)
 
 
-def settings_from_dict(
-    raw: dict[str, Any], base_dir: Path, source: Path | None = None
-) -> Settings:
+def settings_from_dict(raw: dict[str, Any], base_dir: Path, source: Path | None = None) -> Settings:
     sections: dict[str, Any] = {}
     defaults = Settings()
     known = {f.name for f in fields(Settings)} - {"source"}

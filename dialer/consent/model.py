@@ -81,6 +81,11 @@ class Decision:
     allowed: bool
     reason: Reason
     detail: str = ""
+    #: for an allowed call: whether it relies on consent (False: an emergency call
+    #: to a number with no live consent, or informational under the residential
+    #: exemption). The runner copies it to ``CallFact.with_consent`` (C13).
+    #: Not meaningful for a blocked decision.
+    with_consent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,72 @@
+"""Campaign and contact data as the runner and reports use them (no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dialer.consent.model import EmergencyCategory, Purpose
+
+
+class Outcome(StrEnum):
+    """What happened to one attempt; persisted per attempt and per contact."""
+
+    COMPLETED = "completed"
+    OPTED_OUT = "opted-out"
+    WRONG_NUMBER = "wrong-number"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    #: the engine stopped (crash, Ctrl-C) while the call was up: never redialled
+    INTERRUPTED = "interrupted"
+
+
+class AttemptState(StrEnum):
+    """Call lifecycle: gated → dialing → answered → done (or blocked)."""
+
+    BLOCKED = "blocked"
+    DIALING = "dialing"
+    ANSWERED = "answered"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """Which recordings make up the campaign's message (see dialer.audio)."""
+
+    body: str  # recording name, or "template:<name>"
+    identification: str = ""  # recording name; empty: speak the organisation's name
+
+    def to_json(self) -> dict[str, str]:
+        return {"body": self.body, "identification": self.identification}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    name: str
+    purpose: Purpose
+    list_id: int
+    list_name: str
+    message: MessageSpec
+    caller_id: str  # E.164, decrypted
+    window_start: dt.time
+    window_end: dt.time
+    max_attempts: int
+    retry_delay: int
+    category: EmergencyCategory | None = None
+    authorized_by: str | None = None
+    residential_exemption: bool = False
+    override_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    external_id: str
+    number: str  # E.164, decrypted in memory only
+    language: str
+    fields: dict[str, str] = field(default_factory=dict)
+    needs_review: bool = False

@@ -1,0 +1,1 @@
+"""The local SQLite store (aiosqlite): one file, WAL, encrypted numbers, hash-chained audit."""

@@ -1,0 +1,339 @@
+"""Campaigns and their attempts (C1, C2, C6).
+
+An attempt row is written, and committed, *before* the originate is sent: if
+the engine dies mid-call the row is there, and the next run marks it
+``interrupted`` instead of dialling the number again (no double call).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dialer.campaign.model import AttemptState, Campaign, MessageSpec, Outcome
+from dialer.consent.crypto import Sealer
+from dialer.consent.model import Decision, EmergencyCategory, Purpose
+from dialer.errors import InputError, NotFoundError
+from dialer.store import audit
+from dialer.store.db import Clock, Database, parse_ts, ts
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    name: str
+    purpose: Purpose
+    list_id: int
+    message: MessageSpec
+    caller_id: str
+    window_start: dt.time
+    window_end: dt.time
+    max_attempts: int
+    retry_delay: int
+    category: EmergencyCategory | None
+    authorized_by: str | None
+    residential_exemption: bool = False
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    id: str
+    contact_id: int
+    attempt_no: int
+    decided_at: dt.datetime
+    allowed: bool
+    reason: str
+    detail: str
+    state: AttemptState
+    outcome: Outcome | None
+    ami_reason: int | None
+    dial_status: str | None
+    hangup_cause: int | None
+    digits: str
+    language: str | None
+    note: str
+
+
+_ATTEMPT_COLUMNS = (
+    "id, contact_id, attempt_no, decided_at, allowed, reason, detail, state, outcome, "
+    "ami_reason, dial_status, hangup_cause, digits, language, note"
+)
+
+
+class CampaignStore:
+    def __init__(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.clock = clock
+
+    async def create(self, spec: NewCampaign, operator: str) -> int:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM campaigns WHERE name = ?", (spec.name,)) as cur:
+                if await cur.fetchone():
+                    raise InputError(f"a campaign named {spec.name!r} already exists")
+            cursor = await conn.execute(
+                "INSERT INTO campaigns (name, purpose, list_id, message, caller_id_hash, "
+                "caller_id_sealed, category, authorized_by, window_start, window_end, "
+                "max_attempts, retry_delay, residential_exemption, created_at, created_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    spec.name,
+                    spec.purpose.value,
+                    spec.list_id,
+                    json.dumps(spec.message.to_json()),
+                    self.sealer.index(spec.caller_id),
+                    self.sealer.seal(spec.caller_id),
+                    spec.category.value if spec.category else None,
+                    spec.authorized_by,
+                    spec.window_start.isoformat("minutes"),
+                    spec.window_end.isoformat("minutes"),
+                    spec.max_attempts,
+                    spec.retry_delay,
+                    int(spec.residential_exemption),
+                    ts(now),
+                    operator,
+                ),
+            )
+            campaign_id = int(cursor.lastrowid or 0)
+            # C1: purpose, and for emergencies category and authorizer, are audited
+            await audit.append(
+                conn,
+                self.sealer,
+                "campaign-created",
+                {
+                    "campaign": spec.name,
+                    "purpose": spec.purpose.value,
+                    "category": spec.category.value if spec.category else None,
+                    "authorized_by": spec.authorized_by,
+                    "caller_id_hash": self.sealer.index(spec.caller_id),
+                    "window": [
+                        spec.window_start.isoformat("minutes"),
+                        spec.window_end.isoformat("minutes"),
+                    ],
+                    "by": operator,
+                },
+                now,
+            )
+        return campaign_id
+
+    async def set_override(self, name: str, operator: str, reason: str) -> None:
+        """C6: an explicit, audited override to call revoked numbers in an emergency."""
+        campaign = await self.get(name)
+        if campaign.purpose is not Purpose.EMERGENCY:
+            raise InputError(
+                f"C6: only emergency campaigns can override revocations; {name!r} is "
+                f"{campaign.purpose.value}"
+            )
+        if not operator.strip() or not reason.strip():
+            raise InputError("C6: an override needs the operator's name and a reason")
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO campaign_overrides (campaign_id, operator, reason, at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id) DO UPDATE SET "
+                "operator = excluded.operator, reason = excluded.reason, at = excluded.at",
+                (campaign.id, operator, reason, ts(now)),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "override",
+                {"campaign": name, "operator": operator, "reason": reason},
+                now,
+            )
+
+    async def get(self, name: str) -> Campaign:
+        row = await self.db.fetchone(
+            "SELECT c.id, c.name, c.purpose, c.list_id, l.name, c.message, c.caller_id_sealed, "
+            "c.window_start, c.window_end, c.max_attempts, c.retry_delay, c.category, "
+            "c.authorized_by, c.residential_exemption, o.operator "
+            "FROM campaigns c JOIN contact_lists l ON l.id = c.list_id "
+            "LEFT JOIN campaign_overrides o ON o.campaign_id = c.id WHERE c.name = ?",
+            (name,),
+        )
+        if row is None:
+            raise NotFoundError(f"no campaign named {name!r}")
+        message = json.loads(row[5])
+        return Campaign(
+            id=int(row[0]),
+            name=str(row[1]),
+            purpose=Purpose(row[2]),
+            list_id=int(row[3]),
+            list_name=str(row[4]),
+            message=MessageSpec(message["body"], message.get("identification", "")),
+            caller_id=self.sealer.open(row[6]),
+            window_start=dt.time.fromisoformat(row[7]),
+            window_end=dt.time.fromisoformat(row[8]),
+            max_attempts=int(row[9]),
+            retry_delay=int(row[10]),
+            category=EmergencyCategory(row[11]) if row[11] else None,
+            authorized_by=row[12],
+            residential_exemption=bool(row[13]),
+            override_by=row[14],
+        )
+
+    async def names(self) -> list[tuple[str, str]]:
+        rows = await self.db.fetchall("SELECT name, purpose FROM campaigns ORDER BY id")
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    async def campaigns_using_recording(self, recording: str) -> list[str]:
+        rows = await self.db.fetchall("SELECT name, message FROM campaigns ORDER BY id")
+        return [str(r[0]) for r in rows if recording in json.loads(r[1]).values()]
+
+    # -- attempts ---------------------------------------------------------------
+
+    async def record_decision(
+        self,
+        *,
+        call_id: str,
+        campaign: Campaign,
+        contact_id: int,
+        number: str,
+        attempt_no: int,
+        decision: Decision,
+        with_consent: bool,
+        language: str,
+    ) -> None:
+        """Store the gate's decision right before the dial (C2); blocked ones are audited."""
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        state = AttemptState.DIALING if decision.allowed else AttemptState.BLOCKED
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO attempts (id, campaign_id, contact_id, number_hash, attempt_no, "
+                "purpose, decided_at, allowed, reason, detail, with_consent, state, outcome, "
+                "ended_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    call_id,
+                    campaign.id,
+                    contact_id,
+                    number_hash,
+                    attempt_no,
+                    campaign.purpose.value,
+                    ts(now),
+                    int(decision.allowed),
+                    decision.reason.value,
+                    decision.detail,
+                    int(with_consent),
+                    state.value,
+                    None if decision.allowed else Outcome.BLOCKED.value,
+                    None if decision.allowed else ts(now),
+                    language,
+                ),
+            )
+            if not decision.allowed or decision.reason.value == "emergency-override":
+                await audit.append(
+                    conn,
+                    self.sealer,
+                    "gate-blocked" if not decision.allowed else "gate-override",
+                    {
+                        "call_id": call_id,
+                        "campaign": campaign.name,
+                        "number_hash": number_hash,
+                        "reason": decision.reason.value,
+                        "detail": decision.detail,
+                    },
+                    now,
+                )
+
+    async def mark_answered(self, call_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE attempts SET state = ?, answered_at = COALESCE(answered_at, ?) "
+                "WHERE id = ? AND state = ?",
+                (
+                    AttemptState.ANSWERED.value,
+                    ts(self.clock()),
+                    call_id,
+                    AttemptState.DIALING.value,
+                ),
+            )
+
+    async def add_digits(self, call_id: str, digits: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE attempts SET digits = digits || ? WHERE id = ?", (digits, call_id)
+            )
+
+    async def finish(
+        self,
+        call_id: str,
+        outcome: Outcome,
+        *,
+        ami_reason: int | None = None,
+        dial_status: str | None = None,
+        hangup_cause: int | None = None,
+        note: str = "",
+    ) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE attempts SET state = ?, outcome = ?, ami_reason = ?, dial_status = ?, "
+                "hangup_cause = ?, note = ?, ended_at = ? WHERE id = ? AND state != ?",
+                (
+                    AttemptState.DONE.value,
+                    outcome.value,
+                    ami_reason,
+                    dial_status,
+                    hangup_cause,
+                    note,
+                    ts(self.clock()),
+                    call_id,
+                    AttemptState.DONE.value,
+                ),
+            )
+
+    async def interrupt_unfinished(self, campaign_id: int) -> int:
+        """After a crash: calls left dialing/answered are closed, never redialled."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE attempts SET state = ?, outcome = ?, note = 'engine stopped during "
+                "the call', ended_at = ? WHERE campaign_id = ? AND state IN (?, ?)",
+                (
+                    AttemptState.DONE.value,
+                    Outcome.INTERRUPTED.value,
+                    ts(self.clock()),
+                    campaign_id,
+                    AttemptState.DIALING.value,
+                    AttemptState.ANSWERED.value,
+                ),
+            )
+            return cursor.rowcount
+
+    async def attempts(self, campaign_id: int) -> list[AttemptRow]:
+        rows = await self.db.fetchall(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = ? "
+            "ORDER BY decided_at, attempt_no",
+            (campaign_id,),
+        )
+        return [_attempt(r) for r in rows]
+
+    async def attempt(self, call_id: str) -> AttemptRow:
+        row = await self.db.fetchone(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE id = ?",
+            (call_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no call with id {call_id}")
+        return _attempt(row)
+
+
+def _attempt(r: Any) -> AttemptRow:
+    return AttemptRow(
+        id=str(r[0]),
+        contact_id=int(r[1]),
+        attempt_no=int(r[2]),
+        decided_at=parse_ts(str(r[3])),
+        allowed=bool(r[4]),
+        reason=str(r[5]),
+        detail=str(r[6]),
+        state=AttemptState(r[7]),
+        outcome=Outcome(r[8]) if r[8] else None,
+        ami_reason=r[9] if isinstance(r[9], int) else None,
+        dial_status=str(r[10]) if r[10] is not None else None,
+        hangup_cause=r[11] if isinstance(r[11], int) else None,
+        digits=str(r[12] or ""),
+        language=str(r[13]) if r[13] is not None else None,
+        note=str(r[14] or ""),
+    )

@@ -1,0 +1,470 @@
+"""Consent, revocation, do-not-call lists, suppressions and caller IDs.
+
+Everything is looked up by the keyed hash of the E.164 number (C18). Every
+change appends its audit entry in the same transaction (C19), so a change
+without its audit entry cannot exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from dialer.consent.crypto import Sealer
+from dialer.consent.model import (
+    CallFact,
+    ConsentFact,
+    ConsentSource,
+    NumberFacts,
+    Purpose,
+    RevocationChannel,
+)
+from dialer.errors import ComplianceError, InputError, NotFoundError
+from dialer.store import audit
+from dialer.store.db import Clock, Database, parse_ts, ts
+
+#: C4: evidence and DNC entries are kept at least this long
+RETENTION = dt.timedelta(days=5 * 366)
+#: how far back call history matters to the gate (longest cap window, C13)
+HISTORY_WINDOW = dt.timedelta(days=31)
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """A consent record as it arrives; ``validate`` refuses incomplete ones (C3)."""
+
+    number: str  # E.164
+    scope: Purpose
+    source: ConsentSource
+    method: str
+    obtained_at: dt.datetime
+    disclosure: str  # the disclosure text shown, or its SHA-256
+    evidence_ref: str
+    contact_ref: str = ""
+    signature_ref: str = ""
+    written: bool = False
+
+    def disclosure_sha256(self) -> str:
+        text = self.disclosure.strip()
+        if _SHA256.match(text.lower()):
+            return text.lower()
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def validate(self, now: dt.datetime) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("method", self.method),
+                ("disclosure", self.disclosure),
+                ("evidence reference", self.evidence_ref),
+            )
+            if not value.strip()
+        ]
+        if missing:
+            raise ComplianceError(f"C3: consent record incomplete: missing {', '.join(missing)}")
+        if self.obtained_at.tzinfo is None:
+            raise ComplianceError("C3: consent obtained-at must carry a time zone (UTC)")
+        if self.obtained_at > now + dt.timedelta(minutes=5):
+            raise ComplianceError("C3: consent obtained-at is in the future")
+        if self.written and not self.signature_ref.strip():
+            raise ComplianceError("C3: written consent needs a signature reference")
+        if self.scope is Purpose.TELEMARKETING and not self.written:
+            raise ComplianceError(
+                "C3: telemarketing consent must be prior express written consent "
+                "(give --written and a signature reference)"
+            )
+        if self.scope is Purpose.EMERGENCY:
+            raise ComplianceError("C3: emergency calls need no consent; use scope school")
+
+
+@dataclass(frozen=True)
+class RevocationResult:
+    revocation_id: int
+    number_hash: str
+    received_at: dt.datetime
+    recorded_at: dt.datetime
+
+
+class ConsentStore:
+    def __init__(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.clock = clock
+
+    # -- consent (C3) -------------------------------------------------------
+
+    async def add_consent(self, record: ConsentInput, recorded_by: str) -> int:
+        async with self.db.transaction() as conn:
+            return await self.insert_consent(conn, record, recorded_by, batch_id=None)
+
+    async def insert_consent(
+        self,
+        conn: aiosqlite.Connection,
+        record: ConsentInput,
+        recorded_by: str,
+        batch_id: str | None,
+        audit_each: bool = True,
+    ) -> int:
+        now = self.clock()
+        record.validate(now)
+        number_hash = self.sealer.index(record.number)
+        cursor = await conn.execute(
+            "INSERT INTO consents (number_hash, contact_sealed, scope, source, method, "
+            "obtained_at, disclosure_sha256, evidence_ref, signature_ref, written, batch_id, "
+            "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number_hash,
+                self.sealer.seal(record.contact_ref) if record.contact_ref else None,
+                record.scope.value,
+                record.source.value,
+                record.method,
+                ts(record.obtained_at),
+                record.disclosure_sha256(),
+                record.evidence_ref,
+                record.signature_ref or None,
+                int(record.written),
+                batch_id,
+                ts(now),
+                recorded_by,
+            ),
+        )
+        consent_id = int(cursor.lastrowid or 0)
+        if audit_each:
+            await audit.append(
+                conn,
+                self.sealer,
+                "consent",
+                {
+                    "consent_id": consent_id,
+                    "number_hash": number_hash,
+                    "scope": record.scope.value,
+                    "source": record.source.value,
+                    "written": record.written,
+                    "batch": batch_id,
+                    "by": recorded_by,
+                },
+                now,
+            )
+        return consent_id
+
+    # -- revocation (C5, C6, C7) ------------------------------------------------
+
+    async def revoke(
+        self,
+        number: str,
+        channel: RevocationChannel,
+        *,
+        source_ref: str = "",
+        received_at: dt.datetime | None = None,
+        recorded_by: str = "system",
+    ) -> RevocationResult:
+        """The one revocation function every channel ends in (C5).
+
+        Committed before this returns: the caller (keypad route, hotline, SMS,
+        staff) may release the call or answer only afterwards (C10). The gate
+        reads revocations right before every attempt, so it takes effect for
+        the next attempt of every campaign (C6), whatever purpose (C7).
+        """
+        now = self.clock()
+        received = received_at or now
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO revocations (number_hash, channel, received_at, recorded_at, "
+                "source_ref, recorded_by) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    number_hash,
+                    channel.value,
+                    ts(received),
+                    ts(now),
+                    source_ref or None,
+                    recorded_by,
+                ),
+            )
+            revocation_id = int(cursor.lastrowid or 0)
+            await audit.append(
+                conn,
+                self.sealer,
+                "revocation",
+                {
+                    "revocation_id": revocation_id,
+                    "number_hash": number_hash,
+                    "channel": channel.value,
+                    "received_at": ts(received),
+                    "source_ref": source_ref,
+                    "by": recorded_by,
+                },
+                now,
+            )
+        return RevocationResult(revocation_id, number_hash, received, now)
+
+    # -- do-not-call lists (C4, C15) -------------------------------------------
+
+    async def add_company_dnc(self, number: str, source: str) -> None:
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO dnc_company (number_hash, added_at, source) VALUES (?, ?, ?) "
+                "ON CONFLICT (number_hash) DO NOTHING",
+                (number_hash, ts(now), source),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "dnc-company",
+                {"number_hash": number_hash, "source": source},
+                now,
+            )
+
+    async def import_national_dnc(
+        self, numbers: Iterable[str], as_of: dt.date, source_name: str
+    ) -> int:
+        """Replace the national DNC copy in one transaction (C15)."""
+        now = self.clock()
+        if as_of > now.date():
+            raise InputError(f"C15: the as-of date {as_of} of {source_name} is in the future")
+        hashes = sorted({self.sealer.index(n) for n in numbers})
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM dnc_national")
+            await conn.executemany(
+                "INSERT INTO dnc_national (number_hash) VALUES (?)", ((h,) for h in hashes)
+            )
+            await conn.execute(
+                "INSERT INTO dnc_national_imports (as_of, imported_at, entries, source_name) "
+                "VALUES (?, ?, ?, ?)",
+                (as_of.isoformat(), ts(now), len(hashes), source_name),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "dnc-national-import",
+                {"as_of": as_of.isoformat(), "entries": len(hashes), "source": source_name},
+                now,
+            )
+        return len(hashes)
+
+    async def national_dnc_as_of(self) -> dt.date | None:
+        row = await self.db.fetchone(
+            "SELECT as_of FROM dnc_national_imports ORDER BY id DESC LIMIT 1"
+        )
+        return dt.date.fromisoformat(row[0]) if row else None
+
+    # -- suppressions (C16, C17) ------------------------------------------------
+
+    async def suppress_wrong_party(self, number: str, source_ref: str) -> None:
+        """C16: a wrong-number keypress or repeated unallocated result."""
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO suppressions (number_hash, reason, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (number_hash, "wrong-party", ts(now)),
+            )
+            await conn.execute(
+                "UPDATE contacts SET needs_review = 1 WHERE number_hash = ?", (number_hash,)
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "wrong-party",
+                {"number_hash": number_hash, "source_ref": source_ref},
+                now,
+            )
+
+    async def clear_wrong_party(self, number: str, operator: str) -> None:
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "DELETE FROM suppressions WHERE number_hash = ? AND reason = 'wrong-party'",
+                (number_hash,),
+            )
+            await conn.execute(
+                "UPDATE contacts SET needs_review = 0 WHERE number_hash = ?", (number_hash,)
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "wrong-party-cleared",
+                {"number_hash": number_hash, "by": operator},
+                now,
+            )
+
+    async def erase(self, number: str, operator: str) -> dict[str, int]:
+        """C17: remove the person's data, keep a keyed-hash suppression entry."""
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        counts: dict[str, int] = {}
+        async with self.db.transaction() as conn:
+            for table in ("consents", "revocations", "contacts", "dnc_company"):
+                cursor = await conn.execute(
+                    f"DELETE FROM {table} WHERE number_hash = ?",
+                    (number_hash,),
+                )
+                counts[table] = cursor.rowcount
+            await conn.execute(
+                "INSERT INTO suppressions (number_hash, reason, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (number_hash, "erased", ts(now)),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "erasure",
+                {"number_hash": number_hash, "by": operator, "removed": counts},
+                now,
+            )
+        return counts
+
+    async def purge(self, operator: str) -> dict[str, int]:
+        """C4: remove what is past retention, and nothing else.
+
+        A consent goes 5 years after the later of when it was obtained and the
+        last call that relied on it; a revocation or company DNC entry goes 5
+        years after it was received, taking with it the consents it revoked
+        (so purging a revocation can never revive an older consent).
+        """
+        now = self.clock()
+        cutoff = ts(now - RETENTION)
+        async with self.db.transaction() as conn:
+            revoked = await conn.execute(
+                "DELETE FROM consents WHERE EXISTS (SELECT 1 FROM revocations r "
+                "WHERE r.number_hash = consents.number_hash AND r.received_at < ? "
+                "AND consents.obtained_at <= r.received_at)",
+                (cutoff,),
+            )
+            stale = await conn.execute(
+                "DELETE FROM consents WHERE obtained_at < ?1 AND NOT EXISTS ("
+                "SELECT 1 FROM attempts a WHERE a.number_hash = consents.number_hash "
+                "AND a.allowed = 1 AND a.with_consent = 1 AND a.decided_at >= ?1)",
+                (cutoff,),
+            )
+            revocations = await conn.execute(
+                "DELETE FROM revocations WHERE received_at < ?", (cutoff,)
+            )
+            dnc = await conn.execute("DELETE FROM dnc_company WHERE added_at < ?", (cutoff,))
+            counts = {
+                "consents": revoked.rowcount + stale.rowcount,
+                "revocations": revocations.rowcount,
+                "dnc_company": dnc.rowcount,
+            }
+            await audit.append(
+                conn,
+                self.sealer,
+                "purge",
+                {"cutoff": cutoff, "removed": counts, "by": operator},
+                now,
+            )
+        return counts
+
+    # -- caller IDs (C14) ---------------------------------------------------------
+
+    async def add_caller_id(self, number: str, label: str, operator: str) -> None:
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO caller_ids (number_hash, number_sealed, label, added_at) "
+                "VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (number_hash) DO UPDATE SET label = excluded.label",
+                (number_hash, self.sealer.seal(number), label, ts(now)),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "caller-id-added",
+                {"number_hash": number_hash, "label": label, "by": operator},
+                now,
+            )
+
+    async def remove_caller_id(self, number: str, operator: str) -> None:
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM caller_ids WHERE number_hash = ?", (number_hash,)
+            )
+            if cursor.rowcount == 0:
+                raise NotFoundError("that caller ID is not on the allowlist")
+            await audit.append(
+                conn,
+                self.sealer,
+                "caller-id-removed",
+                {"number_hash": number_hash, "by": operator},
+                now,
+            )
+
+    async def caller_ids(self) -> list[tuple[str, str, dt.datetime]]:
+        rows = await self.db.fetchall(
+            "SELECT number_sealed, label, added_at FROM caller_ids ORDER BY added_at"
+        )
+        return [(self.sealer.open(r[0]), str(r[1]), parse_ts(r[2])) for r in rows]
+
+    async def caller_id_allowed(self, number: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM caller_ids WHERE number_hash = ?", (self.sealer.index(number),)
+        )
+        return row is not None
+
+    # -- the gate's view (C2) -----------------------------------------------------
+
+    async def facts_for(self, number: str) -> NumberFacts:
+        return (await self.facts_for_many([number]))[number]
+
+    async def facts_for_many(self, numbers: Sequence[str]) -> dict[str, NumberFacts]:
+        """Everything the gate needs about these numbers, in one round trip."""
+        by_hash = {self.sealer.index(n): n for n in numbers}
+        since = ts(self.clock() - HISTORY_WINDOW)
+        marks = ",".join("?" * len(by_hash))
+        hashes = list(by_hash)
+        sql = (
+            f"SELECT 'c', number_hash, scope, obtained_at, written FROM consents "
+            f"WHERE number_hash IN ({marks}) "
+            f"UNION ALL SELECT 'r', number_hash, NULL, MAX(received_at), NULL FROM revocations "
+            f"WHERE number_hash IN ({marks}) GROUP BY number_hash "
+            f"UNION ALL SELECT 'd', number_hash, NULL, NULL, NULL FROM dnc_company "
+            f"WHERE number_hash IN ({marks}) "
+            f"UNION ALL SELECT 'n', number_hash, NULL, NULL, NULL FROM dnc_national "
+            f"WHERE number_hash IN ({marks}) "
+            f"UNION ALL SELECT 's', number_hash, reason, NULL, NULL FROM suppressions "
+            f"WHERE number_hash IN ({marks}) "
+            f"UNION ALL SELECT 'a', number_hash, purpose, decided_at, with_consent FROM attempts "
+            f"WHERE number_hash IN ({marks}) AND allowed = 1 AND decided_at >= ?"
+        )
+        rows = await self.db.conn.execute_fetchall(sql, hashes * 6 + [since])
+        parts: dict[str, dict[str, list[tuple[Any, Any, Any]]]] = {h: {} for h in hashes}
+        for kind, number_hash, a, b, c in rows:
+            parts[number_hash].setdefault(kind, []).append((a, b, c))
+        return {by_hash[h]: _facts_from(p) for h, p in parts.items()}
+
+
+def _facts_from(parts: dict[str, list[tuple[Any, Any, Any]]]) -> NumberFacts:
+    consents = tuple(
+        ConsentFact(Purpose(scope), parse_ts(at), bool(written))
+        for scope, at, written in parts.get("c", ())
+    )
+    revoked = [parse_ts(at) for _, at, _ in parts.get("r", ())]
+    reasons = {reason for reason, _, _ in parts.get("s", ())}
+    calls = tuple(
+        CallFact(parse_ts(at), Purpose(purpose), bool(with_consent))
+        for purpose, at, with_consent in parts.get("a", ())
+    )
+    return NumberFacts(
+        consents=consents,
+        revoked_at=max(revoked) if revoked else None,
+        company_dnc="d" in parts,
+        national_dnc="n" in parts,
+        erased="erased" in reasons,
+        wrong_party="wrong-party" in reasons,
+        recent_calls=calls,
+    )

@@ -1,0 +1,120 @@
+"""Contact lists: numbers sealed, fields (names, dates) sealed, looked up by hash."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dialer.campaign.model import Contact
+from dialer.consent.crypto import Sealer
+from dialer.errors import InputError, NotFoundError
+from dialer.store import audit
+from dialer.store.db import Clock, Database, ts
+
+
+@dataclass(frozen=True)
+class NewContact:
+    external_id: str
+    number: str  # E.164
+    language: str
+    fields: dict[str, str]
+
+
+class ContactStore:
+    def __init__(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.clock = clock
+
+    async def import_list(
+        self, name: str, contacts: Sequence[NewContact], *, replace: bool, operator: str
+    ) -> int:
+        """Create (or replace) a list in one transaction: all rows or none."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT id FROM contact_lists WHERE name = ?", (name,)) as cur:
+                row = await cur.fetchone()
+            if row is not None and not replace:
+                raise InputError(
+                    f"contact list {name!r} already exists; use --replace to load it again"
+                )
+            if row is not None:
+                list_id = int(row[0])
+                await conn.execute("DELETE FROM contacts WHERE list_id = ?", (list_id,))
+            else:
+                cursor = await conn.execute(
+                    "INSERT INTO contact_lists (name, created_at) VALUES (?, ?)", (name, ts(now))
+                )
+                list_id = int(cursor.lastrowid or 0)
+            await conn.executemany(
+                "INSERT INTO contacts (list_id, external_id, number_hash, number_sealed, "
+                "language, fields_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (list_id, external_id, number_hash) DO NOTHING",
+                [
+                    (
+                        list_id,
+                        c.external_id,
+                        self.sealer.index(c.number),
+                        self.sealer.seal(c.number),
+                        c.language,
+                        self.sealer.seal(json.dumps(c.fields)) if c.fields else None,
+                        ts(now),
+                    )
+                    for c in contacts
+                ],
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "contacts-import",
+                {"list": name, "contacts": len(contacts), "replace": replace, "by": operator},
+                now,
+            )
+        return list_id
+
+    async def list_id(self, name: str) -> int:
+        row = await self.db.fetchone("SELECT id FROM contact_lists WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no contact list named {name!r} (load it with 'contacts import')")
+        return int(row[0])
+
+    async def contacts(self, list_id: int) -> list[Contact]:
+        rows = await self.db.fetchall(
+            "SELECT id, external_id, number_sealed, language, fields_sealed, needs_review "
+            "FROM contacts WHERE list_id = ? ORDER BY id",
+            (list_id,),
+        )
+        return [self._contact(r) for r in rows]
+
+    async def contact(self, contact_id: int) -> Contact:
+        row = await self.db.fetchone(
+            "SELECT id, external_id, number_sealed, language, fields_sealed, needs_review "
+            "FROM contacts WHERE id = ?",
+            (contact_id,),
+        )
+        if row is None:
+            raise NotFoundError(f"no contact with id {contact_id}")
+        return self._contact(row)
+
+    def _contact(self, row: Any) -> Contact:
+        fields_sealed = row[4]
+        fields = (
+            json.loads(self.sealer.open(fields_sealed)) if isinstance(fields_sealed, bytes) else {}
+        )
+        return Contact(
+            id=int(row[0]),
+            external_id=str(row[1]),
+            number=self.sealer.open(row[2]),
+            language=str(row[3]),
+            fields=fields,
+            needs_review=bool(row[5]),
+        )
+
+    async def lists(self) -> list[tuple[str, int]]:
+        rows = await self.db.fetchall(
+            "SELECT l.name, COUNT(c.id) FROM contact_lists l LEFT JOIN contacts c "
+            "ON c.list_id = l.id GROUP BY l.id ORDER BY l.name"
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]

@@ -1,0 +1,199 @@
+"""Versioned schema migrations, applied in order inside one transaction each.
+
+``PRAGMA user_version`` holds the version a database is at; opening an older
+database upgrades it in place (a test builds a version-1 file and upgrades it).
+Never edit a shipped migration: add a new one.
+
+Privacy (C18): no column holds a plaintext phone number. ``number_hash`` is the
+keyed blind index (HMAC), ``*_sealed`` columns are AES-GCM ciphertext.
+Append-only tables (C3, C5, C19) carry triggers that refuse UPDATE; rows leave
+them only through erasure (C17) and purge (C4), which are themselves audited.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        -- C3: consent with full provenance, append-only
+        CREATE TABLE consents (
+            id INTEGER PRIMARY KEY,
+            number_hash TEXT NOT NULL,
+            contact_sealed BLOB,
+            scope TEXT NOT NULL,
+            source TEXT NOT NULL,
+            method TEXT NOT NULL,
+            obtained_at TEXT NOT NULL,
+            disclosure_sha256 TEXT NOT NULL,
+            evidence_ref TEXT NOT NULL,
+            signature_ref TEXT,
+            written INTEGER NOT NULL DEFAULT 0,
+            batch_id TEXT,
+            recorded_at TEXT NOT NULL,
+            recorded_by TEXT NOT NULL
+        );
+        CREATE INDEX consents_by_number ON consents (number_hash, scope);
+        CREATE TRIGGER consents_append_only BEFORE UPDATE ON consents
+            BEGIN SELECT RAISE(ABORT, 'consents are append-only (C3)'); END;
+
+        -- C5: every channel ends in the same kind of record
+        CREATE TABLE revocations (
+            id INTEGER PRIMARY KEY,
+            number_hash TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            source_ref TEXT,
+            recorded_by TEXT NOT NULL
+        );
+        CREATE INDEX revocations_by_number ON revocations (number_hash, received_at);
+        CREATE TRIGGER revocations_append_only BEFORE UPDATE ON revocations
+            BEGIN SELECT RAISE(ABORT, 'revocations are append-only (C5)'); END;
+
+        -- C4: the organisation's own do-not-call list (revocations are honored too)
+        CREATE TABLE dnc_company (
+            number_hash TEXT PRIMARY KEY,
+            added_at TEXT NOT NULL,
+            source TEXT NOT NULL
+        );
+
+        -- C15: the national list, and the as-of date of each import
+        CREATE TABLE dnc_national (number_hash TEXT PRIMARY KEY) WITHOUT ROWID;
+        CREATE TABLE dnc_national_imports (
+            id INTEGER PRIMARY KEY,
+            as_of TEXT NOT NULL,
+            imported_at TEXT NOT NULL,
+            entries INTEGER NOT NULL,
+            source_name TEXT NOT NULL
+        );
+
+        -- C16, C17: suppressions that survive erasure (keyed hash only)
+        CREATE TABLE suppressions (
+            number_hash TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (number_hash, reason)
+        ) WITHOUT ROWID;
+
+        -- C14: caller IDs the organisation owns and that accept DNC requests
+        CREATE TABLE caller_ids (
+            number_hash TEXT PRIMARY KEY,
+            number_sealed BLOB NOT NULL,
+            label TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        );
+
+        CREATE TABLE contact_lists (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE contacts (
+            id INTEGER PRIMARY KEY,
+            list_id INTEGER NOT NULL REFERENCES contact_lists (id),
+            external_id TEXT NOT NULL,
+            number_hash TEXT NOT NULL,
+            number_sealed BLOB NOT NULL,
+            language TEXT NOT NULL,
+            fields_sealed BLOB,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            UNIQUE (list_id, external_id, number_hash)
+        );
+        CREATE INDEX contacts_by_number ON contacts (number_hash);
+
+        CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            purpose TEXT NOT NULL,
+            list_id INTEGER NOT NULL REFERENCES contact_lists (id),
+            message TEXT NOT NULL,
+            caller_id_hash TEXT NOT NULL,
+            caller_id_sealed BLOB NOT NULL,
+            category TEXT,
+            authorized_by TEXT,
+            window_start TEXT NOT NULL,
+            window_end TEXT NOT NULL,
+            max_attempts INTEGER NOT NULL,
+            retry_delay INTEGER NOT NULL,
+            residential_exemption INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        );
+
+        -- C6: an explicit, audited per-campaign override for revoked numbers
+        CREATE TABLE campaign_overrides (
+            campaign_id INTEGER PRIMARY KEY REFERENCES campaigns (id),
+            operator TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+
+        -- C2: one row per decision right before a dial attempt
+        CREATE TABLE attempts (
+            id TEXT PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+            contact_id INTEGER NOT NULL,
+            number_hash TEXT NOT NULL,
+            attempt_no INTEGER NOT NULL,
+            purpose TEXT NOT NULL,
+            decided_at TEXT NOT NULL,
+            allowed INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            with_consent INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            outcome TEXT,
+            ami_reason INTEGER,
+            dial_status TEXT,
+            hangup_cause INTEGER,
+            digits TEXT NOT NULL DEFAULT '',
+            answered_at TEXT,
+            ended_at TEXT,
+            language TEXT,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX attempts_by_campaign ON attempts (campaign_id, contact_id);
+        CREATE INDEX attempts_by_number ON attempts (number_hash, decided_at);
+
+        -- C19: hash-chained (HMAC) audit log
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            prev TEXT NOT NULL,
+            mac TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only (C19)'); END;
+        """,
+    ),
+    (
+        2,
+        """
+        -- recordings catalog (issue: recordings and messages)
+        CREATE TABLE recordings (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            language TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            duration REAL NOT NULL,
+            sha256 TEXT NOT NULL,
+            source_name TEXT NOT NULL,
+            sound_stem TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            removed_at TEXT,
+            UNIQUE (name, language, version)
+        );
+        -- the last call that relied on a consent keeps its evidence for 5 years (C4)
+        CREATE INDEX attempts_by_time ON attempts (decided_at);
+        """,
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]
