@@ -11,11 +11,9 @@ Raw PCM crosses this boundary as signed 16-bit little-endian bytes
 
 from __future__ import annotations
 
-import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dialer.errors import AudioError
 
@@ -24,34 +22,32 @@ DEFAULT_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeInfo:
-    """What ffprobe says about the first audio stream of a file."""
+class Decoded:
+    """One decoding pass over a source file (see ``decode_all``)."""
 
-    format_name: str
-    codec: str
-    sample_rate: int
-    channels: int
-    #: container duration in seconds; None when the container does not say
-    duration_s: float | None
+    #: s16le at the source's own rate and channel count (clipping is judged here)
+    native: bytes
+    native_rate: int
+    native_channels: int
+    #: mono s16le at 16 kHz and at 8 kHz, resampled by ffmpeg's filtered resampler
+    wide: bytes
+    narrow: bytes
 
 
-def _run(
-    args: list[str], what: Path | str, *, data: bytes | None = None, timeout: float
-) -> bytes:
+def _run(args: list[str], what: Path | str, *, data: bytes | None = None, timeout: float) -> bytes:
     try:
-        proc = subprocess.run(
-            args, input=data, capture_output=True, timeout=timeout, check=False
-        )
+        proc = subprocess.run(args, input=data, capture_output=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
         raise AudioError(
-            f"{args[0]} is not installed; install Debian's ffmpeg package "
-            f"(needed to read {what})"
+            f"{args[0]} is not installed; install Debian's ffmpeg package (needed to read {what})"
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise AudioError(f"{what}: {args[0]} took longer than {timeout:.0f} s") from exc
     except OSError as exc:
         raise AudioError(f"{what}: cannot run {args[0]}: {exc.strerror}") from exc
     if proc.returncode != 0:
+        if b"matches no streams" in proc.stderr:
+            raise AudioError(f"{what}: contains no audio stream")
         raise AudioError(f"{what}: unreadable or corrupt audio ({_first_error(proc.stderr)})")
     return proc.stdout
 
@@ -65,61 +61,66 @@ def _first_error(stderr: bytes) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def probe(src: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> ProbeInfo:
-    """Describe the first audio stream; AudioError when unreadable or without audio."""
-    out = _run(
-        [
-            "ffprobe",
-            "-v",
-            "error",
-            "-show_streams",
-            "-show_format",
-            "-of",
-            "json",
-            "--",
-            str(src),
-        ],
-        src,
-        timeout=timeout,
-    )
-    try:
-        info: dict[str, Any] = json.loads(out.decode("utf-8", "replace"))
-    except ValueError as exc:
-        raise AudioError(f"{src}: unreadable or corrupt audio (ffprobe output)") from exc
-    streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
-    if not streams:
-        raise AudioError(f"{src}: contains no audio stream")
-    stream = streams[0]
-    fmt = info.get("format", {})
-    return ProbeInfo(
-        format_name=str(fmt.get("format_name", "?")),
-        codec=str(stream.get("codec_name", "?")),
-        sample_rate=_int(stream.get("sample_rate")),
-        channels=_int(stream.get("channels")),
-        duration_s=_float(stream.get("duration")) or _float(fmt.get("duration")),
-    )
-
-
-def decode(
+def decode_all(
     src: Path,
+    work_dir: Path,
     *,
-    sample_rate: int | None = None,
-    channels: int | None = None,
+    wide_rate: int,
+    narrow_rate: int,
+    max_decode_s: float,
     timeout: float = DEFAULT_TIMEOUT_S,
-) -> bytes:
-    """Decode the first audio stream to s16le, optionally resampled / downmixed.
+) -> Decoded:
+    """Decode the first audio stream three ways in ONE ffmpeg run.
 
-    ffmpeg's own resampler low-pass filters before decimating, unlike
-    ``audioop.ratecv`` (pydub's ``set_frame_rate``), which aliases when a
-    44.1 kHz source is brought down to 8 kHz.
+    Starting ffmpeg costs about 0.1 s here, more than decoding a short
+    prompt, so the native-format copy (a WAV on stdout, whose header gives
+    the rate and channel count) and the two mono resamplings (raw files in
+    ``work_dir``) come from a single process. ffmpeg's resampler low-pass
+    filters before decimating, unlike ``audioop.ratecv`` (pydub's
+    ``set_frame_rate``), which aliases when 44.1 kHz is brought down to 8 kHz.
+    At most ``max_decode_s`` seconds are decoded, so a 3-hour upload never
+    fills memory; the caller refuses anything that reaches the limit.
     """
-    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-map", "0:a:0", "-vn"]
-    if channels is not None:
-        args += ["-ac", str(channels)]
-    if sample_rate is not None:
-        args += ["-ar", str(sample_rate)]
-    args += ["-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
-    return _run(args, src, timeout=timeout)
+    wide_path = work_dir / "wide.raw"
+    narrow_path = work_dir / "narrow.raw"
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-t", f"{max_decode_s:.3f}", "-i", str(src)]
+    args += ["-map", "0:a:0", "-map_metadata", "-1", "-bitexact"]
+    args += ["-acodec", "pcm_s16le", "-f", "wav", "pipe:1"]
+    for path, rate in ((wide_path, wide_rate), (narrow_path, narrow_rate)):
+        args += ["-map", "0:a:0", "-ac", "1", "-ar", str(rate)]
+        args += ["-acodec", "pcm_s16le", "-f", "s16le", "-y", str(path)]
+    out = _run(args, src, timeout=timeout)
+    native, rate, channels = parse_wav_stream(out, src)
+    try:
+        wide, narrow = wide_path.read_bytes(), narrow_path.read_bytes()
+    except OSError as exc:
+        raise AudioError(f"{src}: ffmpeg produced no output ({exc.strerror})") from exc
+    return Decoded(native, rate, channels, wide, narrow)
+
+
+def parse_wav_stream(data: bytes, what: Path | str) -> tuple[bytes, int, int]:
+    """PCM bytes, rate and channels of a WAV ffmpeg wrote to a pipe.
+
+    A piped WAV cannot be seeked back to fix its size fields, so the
+    ``data`` chunk is taken to run to the end of the stream (the stdlib
+    ``wave`` module would trust the bogus size).
+    """
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AudioError(f"{what}: ffmpeg did not produce WAV output")
+    pos, rate, channels = 12, 0, 0
+    while pos + 8 <= len(data):
+        chunk_id, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = pos + 8
+        if chunk_id == b"fmt ":
+            channels = int.from_bytes(data[body + 2 : body + 4], "little")
+            rate = int.from_bytes(data[body + 4 : body + 8], "little")
+        elif chunk_id == b"data":
+            if not rate or not channels:
+                break
+            pcm = data[body:]
+            return pcm[: len(pcm) - len(pcm) % (2 * channels)], rate, channels
+        pos = body + size + (size & 1)
+    raise AudioError(f"{what}: ffmpeg produced a WAV without audio data")
 
 
 def resample_pcm(
@@ -155,17 +156,3 @@ def resample_pcm(
         "pipe:1",
     ]
     return _run(args, what, data=pcm, timeout=timeout)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

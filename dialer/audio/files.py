@@ -103,7 +103,7 @@ def read_sound(stem_or_path: Path) -> Pcm:
     A stem is tried as ``.wav``, then ``.sln``, then ``.sln16`` (the order a
     narrowband channel would prefer). WAV files must be 16-bit mono PCM.
     """
-    path = _existing(stem_or_path)
+    path = find_sound(stem_or_path)
     if path.suffix == ".wav":
         return _read_wav(path)
     rate = EXTENSIONS[path.suffix]
@@ -115,7 +115,7 @@ def read_sound(stem_or_path: Path) -> Pcm:
     return Pcm(data[: len(data) - len(data) % 2], rate)
 
 
-def _existing(stem_or_path: Path) -> Path:
+def find_sound(stem_or_path: Path) -> Path:
     if stem_or_path.suffix in EXTENSIONS and stem_or_path.is_file():
         return stem_or_path
     for ext in EXTENSIONS:

@@ -83,7 +83,8 @@ def parse_category(value: str | EmergencyCategory | None) -> EmergencyCategory |
 
 def dnc_list_age(as_of: dt.date, now: dt.datetime) -> dt.timedelta:
     """Age of a national DNC copy at ``now`` (UTC calendar days)."""
-    return now.astimezone(dt.UTC).date() - as_of
+    utc = now if now.tzinfo is dt.UTC else now.astimezone(dt.UTC)
+    return utc.date() - as_of
 
 
 def dnc_list_stale(as_of: dt.date | None, now: dt.datetime) -> bool:
@@ -116,21 +117,15 @@ def validate_campaign(
     cat = parse_category(category)
     if p is Purpose.EMERGENCY:
         if cat is None:
-            raise ComplianceError(
-                f"C1: an emergency campaign needs --category ({_CATEGORIES})"
-            )
+            raise ComplianceError(f"C1: an emergency campaign needs --category ({_CATEGORIES})")
         if not authorized_by or not authorized_by.strip():
             raise ComplianceError(
                 "C1: an emergency campaign needs --authorized-by (who authorized it)"
             )
     elif cat is not None:
-        raise ComplianceError(
-            f"C1: --category is only for emergency campaigns, not {p.value}"
-        )
+        raise ComplianceError(f"C1: --category is only for emergency campaigns, not {p.value}")
     if revocation_override and p is not Purpose.EMERGENCY:
-        raise ComplianceError(
-            "C6: a revocation override is only possible for emergency campaigns"
-        )
+        raise ComplianceError("C6: a revocation override is only possible for emergency campaigns")
     if residential_exemption and p is not Purpose.INFORMATIONAL:
         raise ComplianceError(
             "C13: the residential exemption applies to informational campaigns only"
@@ -243,13 +238,21 @@ def campaign_block(rules: CampaignRules, now: dt.datetime) -> Decision | None:
 
 
 def check_can_start(rules: CampaignRules, now: dt.datetime) -> None:
-    """Raise ``ComplianceError`` if a campaign with these rules may not start now."""
+    """Raise ``ComplianceError`` if a campaign with these rules may not start now.
+
+    The window is checked as the gate enforces it (clamped into the purpose's
+    default, see ``effective_window``): ``CampaignRules`` defaults to
+    08:00-21:00 even for telemarketing, so only an *empty* window is refused
+    here; a wider window given explicitly is refused by ``validate_campaign``
+    when the campaign is created.
+    """
+    start, end = effective_window(rules.purpose, rules.window_start, rules.window_end)
     validate_campaign(
         rules.purpose,
         rules.emergency_category,
         rules.authorized_by,
-        rules.window_start,
-        rules.window_end,
+        start,
+        end,
         rules.caller_id_allowed,
         national_dnc_as_of=rules.national_dnc_as_of,
         now=now,

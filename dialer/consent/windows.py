@@ -49,15 +49,19 @@ _UTC = dt.UTC
 Zones = tuple[tuple[str, ZoneInfo], ...]
 
 
-@lru_cache(maxsize=1 << 16)
-def zones_for(e164: str) -> tuple[str, ...]:
-    """Time zone names phonenumbers gives for ``e164`` (``("Etc/Unknown",)`` if none)."""
+def _lookup_zones(e164: str) -> tuple[str, ...]:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return (UNKNOWN_ZONE,)
     zones = tuple(pn_timezone.time_zones_for_number(number))
     return zones or (UNKNOWN_ZONE,)
+
+
+@lru_cache(maxsize=4096)
+def zones_for(e164: str) -> tuple[str, ...]:
+    """Time zone names phonenumbers gives for ``e164`` (``("Etc/Unknown",)`` if none)."""
+    return _lookup_zones(e164)
 
 
 @lru_cache(maxsize=64)
@@ -69,11 +73,22 @@ def zone_info(name: str) -> ZoneInfo:
         raise ConfigError(f"C12: unknown time zone {name!r} (organisation.timezone)") from exc
 
 
-@lru_cache(maxsize=1 << 16)
+#: Per-number cache size. Entries share their zone tuples (see ``_resolve``), so
+#: one costs ~200 bytes: 2**17 numbers ≈ 25 MB, enough for a large district's
+#: whole list to stay cached across retries.
+NUMBER_CACHE_SIZE = 1 << 17
+
+
+@lru_cache(maxsize=NUMBER_CACHE_SIZE)
 def resolved_zones(e164: str, fallback: str) -> Zones:
     """The zones the window must hold in: unknown ones replaced by ``fallback``, deduplicated."""
+    return _resolve(_lookup_zones(e164), fallback)
+
+
+@lru_cache(maxsize=4096)
+def _resolve(names: tuple[str, ...], fallback: str) -> Zones:
     out: dict[str, ZoneInfo] = {}
-    for name in zones_for(e164):
+    for name in names:
         info = _known_zone(name) if name != UNKNOWN_ZONE else None
         if info is None:
             name, info = fallback, zone_info(fallback)

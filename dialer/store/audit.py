@@ -59,6 +59,36 @@ async def append(
     return seq
 
 
+async def append_many(
+    conn: aiosqlite.Connection,
+    sealer: Sealer,
+    items: list[tuple[str, dict[str, Any]]],
+    at: dt.datetime,
+) -> None:
+    """Append many entries at once (bulk imports): one read of the head, one insert."""
+    if not items:
+        return
+    async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
+        row = await cur.fetchone()
+    seq, prev = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+    at_text = ts(at)
+    rows = []
+    for kind, payload in items:
+        seq += 1
+        body = _canonical(payload)
+        mac = sealer.audit_mac(_entry_bytes(seq, at_text, kind, body, prev))
+        rows.append((seq, at_text, kind, body, prev, mac))
+        prev = mac
+    await conn.executemany(
+        "INSERT INTO audit (seq, at, kind, payload, prev, mac) VALUES (?, ?, ?, ?, ?, ?)", rows
+    )
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (f"{seq}:{prev}",),
+    )
+
+
 @dataclass(frozen=True)
 class ChainReport:
     entries: int

@@ -309,6 +309,14 @@ class CampaignStore:
         )
         return [_attempt(r) for r in rows]
 
+    async def contact_attempts(self, campaign_id: int, contact_id: int) -> list[AttemptRow]:
+        rows = await self.db.fetchall(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = ? AND contact_id = ? "
+            "ORDER BY decided_at, attempt_no",
+            (campaign_id, contact_id),
+        )
+        return [_attempt(r) for r in rows]
+
     async def attempt(self, call_id: str) -> AttemptRow:
         row = await self.db.fetchone(
             f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE id = ?",

@@ -34,6 +34,12 @@ RETENTION = dt.timedelta(days=5 * 366)
 #: how far back call history matters to the gate (longest cap window, C13)
 HISTORY_WINDOW = dt.timedelta(days=31)
 
+_INSERT_CONSENT = (
+    "INSERT INTO consents (number_hash, contact_sealed, scope, source, method, "
+    "obtained_at, disclosure_sha256, evidence_ref, signature_ref, written, batch_id, "
+    "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -105,54 +111,87 @@ class ConsentStore:
         async with self.db.transaction() as conn:
             return await self.insert_consent(conn, record, recorded_by, batch_id=None)
 
+    async def import_batch(
+        self, records: Sequence[ConsentInput], recorded_by: str, batch_id: str
+    ) -> int:
+        """A whole consent export in one transaction: all rows or none (C3, C19)."""
+        now = self.clock()
+        for record in records:
+            record.validate(now)
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT COALESCE(MAX(id), 0) FROM consents") as cur:
+                row = await cur.fetchone()
+            first_id = int(row[0]) + 1 if row else 1
+            values = [self._consent_row(r, recorded_by, batch_id, now) for r in records]
+            await conn.executemany(_INSERT_CONSENT, values)
+            await audit.append_many(
+                conn,
+                self.sealer,
+                [
+                    (
+                        "consent",
+                        {
+                            "consent_id": first_id + i,
+                            "number_hash": v[0],
+                            "scope": v[2],
+                            "source": v[3],
+                            "written": bool(v[9]),
+                            "batch": batch_id,
+                            "by": recorded_by,
+                        },
+                    )
+                    for i, v in enumerate(values)
+                ],
+                now,
+            )
+        return len(values)
+
+    def _consent_row(
+        self, record: ConsentInput, recorded_by: str, batch_id: str | None, now: dt.datetime
+    ) -> tuple[Any, ...]:
+        return (
+            self.sealer.index(record.number),
+            self.sealer.seal(record.contact_ref) if record.contact_ref else None,
+            record.scope.value,
+            record.source.value,
+            record.method,
+            ts(record.obtained_at),
+            record.disclosure_sha256(),
+            record.evidence_ref,
+            record.signature_ref or None,
+            int(record.written),
+            batch_id,
+            ts(now),
+            recorded_by,
+        )
+
     async def insert_consent(
         self,
         conn: aiosqlite.Connection,
         record: ConsentInput,
         recorded_by: str,
         batch_id: str | None,
-        audit_each: bool = True,
     ) -> int:
         now = self.clock()
         record.validate(now)
-        number_hash = self.sealer.index(record.number)
-        cursor = await conn.execute(
-            "INSERT INTO consents (number_hash, contact_sealed, scope, source, method, "
-            "obtained_at, disclosure_sha256, evidence_ref, signature_ref, written, batch_id, "
-            "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                number_hash,
-                self.sealer.seal(record.contact_ref) if record.contact_ref else None,
-                record.scope.value,
-                record.source.value,
-                record.method,
-                ts(record.obtained_at),
-                record.disclosure_sha256(),
-                record.evidence_ref,
-                record.signature_ref or None,
-                int(record.written),
-                batch_id,
-                ts(now),
-                recorded_by,
-            ),
-        )
+        values = self._consent_row(record, recorded_by, batch_id, now)
+        cursor = await conn.execute(_INSERT_CONSENT, values)
         consent_id = int(cursor.lastrowid or 0)
-        if audit_each:
-            await audit.append(
-                conn,
-                self.sealer,
-                "consent",
-                {
-                    "consent_id": consent_id,
-                    "number_hash": number_hash,
-                    "scope": record.scope.value,
-                    "source": record.source.value,
-                    "written": record.written,
-                    "batch": batch_id,
-                    "by": recorded_by,
-                },
-                now,
-            )
+        await audit.append(
+            conn,
+            self.sealer,
+            "consent",
+            {
+                "consent_id": consent_id,
+                "number_hash": values[0],
+                "scope": record.scope.value,
+                "source": record.source.value,
+                "written": record.written,
+                "batch": batch_id,
+                "by": recorded_by,
+            },
+            now,
+        )
         return consent_id
 
     # -- revocation (C5, C6, C7) ------------------------------------------------

@@ -11,6 +11,7 @@ from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
 from dialer.store.db import Clock, Database, utcnow
+from dialer.store.recordings import RecordingStore
 from dialer.store.migrations import LATEST_VERSION
 
 
@@ -22,6 +23,7 @@ class Store:
         self.consent = ConsentStore(db, sealer, clock)
         self.contacts = ContactStore(db, sealer, clock)
         self.campaigns = CampaignStore(db, sealer, clock)
+        self.recordings = RecordingStore(db, sealer, clock)
 
     @classmethod
     async def open(

@@ -185,7 +185,8 @@ def parse_environment(block: bytes | str) -> AgiEnvironment:
     """
     text = block if isinstance(block, str) else block.decode("utf-8", errors="replace")
     pairs: list[tuple[str, str]] = []
-    for line in text.split("\n"):
+    # the last piece after the final "\n" is an unterminated line: never the end
+    for line in text.split("\n")[:-1]:
         if len(pairs) > MAX_ENV_LINES:
             raise AgiProtocolError(f"AGI environment has more than {MAX_ENV_LINES} lines")
         pair = parse_env_line(line)

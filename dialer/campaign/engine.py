@@ -1,0 +1,79 @@
+"""Wire the engine together: store, AMI client, FastAGI server, runner.
+
+``Engine`` is what ``dialer campaign run`` and ``dialer serve`` start. Start-up
+fails fast and clearly (AMI unreachable or refusing our login, FastAGI port in
+use) before a single call is gated or placed.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import structlog
+
+from dialer.campaign.broadcast import CallRegistry, broadcast_route
+from dialer.campaign.messages import MessagePlanner
+from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
+from dialer.settings import Settings
+from dialer.store.store import Store
+from dialer.telephony.ami import AmiClient
+from dialer.telephony.fastagi import FastAgiServer
+
+log = structlog.get_logger("dialer.engine")
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = CallRegistry()
+        self.ami = AmiClient(
+            settings.asterisk.ami_host,
+            settings.asterisk.ami_port,
+            settings.asterisk.ami_user,
+            settings.ami_secret(),
+            connect_timeout=settings.asterisk.connect_timeout,
+            action_timeout=settings.asterisk.action_timeout,
+        )
+        self.agi = FastAgiServer(
+            {"broadcast": broadcast_route(self.registry, store)},
+            settings.agi.host,
+            settings.agi.port,
+        )
+        self.messages = MessagePlanner(settings, store)
+
+    async def start(self) -> None:
+        # the FastAGI port first: it fails instantly, AMI may take seconds
+        await self.agi.start()
+        try:
+            await self.ami.connect()
+        except BaseException:
+            await self.agi.stop()
+            raise
+        log.info(
+            "engine ready",
+            ami=f"{self.settings.asterisk.ami_host}:{self.settings.asterisk.ami_port}",
+            agi=f"{self.settings.agi.host}:{self.agi.bound_port}",
+        )
+
+    async def stop(self) -> None:
+        await self.agi.stop()
+        await self.ami.close()
+
+    async def run_campaign(self, name: str, progress: Progress | None = None) -> RunSummary:
+        runner = CampaignRunner(
+            self.store, self.settings, self.ami, self.registry, self.messages.plan, progress
+        )
+        return await runner.run(name)
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

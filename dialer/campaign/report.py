@@ -1,0 +1,60 @@
+"""Campaign reports: outcome per contact (numbers masked, C18), totals, reasons."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from dialer.masking import mask_number
+from dialer.store.store import Store
+
+
+async def campaign_report(store: Store, name: str) -> dict[str, Any]:
+    campaign = await store.campaigns.get(name)
+    contacts = await store.contacts.contacts(campaign.list_id)
+    attempts = await store.campaigns.attempts(campaign.id)
+    by_contact: dict[int, list[Any]] = {}
+    for attempt in attempts:
+        by_contact.setdefault(attempt.contact_id, []).append(attempt)
+    per_contact = []
+    outcomes: Counter[str] = Counter()
+    blocked: Counter[str] = Counter()
+    fallback = 0
+    for contact in contacts:
+        history = by_contact.get(contact.id, [])
+        latest = history[-1] if history else None
+        outcome = (latest.outcome.value if latest and latest.outcome else
+                   "in-progress" if latest else "pending")
+        outcomes[outcome] += 1
+        for a in history:
+            if not a.allowed:
+                blocked[a.reason] += 1
+        language = latest.language if latest else None
+        if language and language != contact.language:
+            fallback += 1
+        per_contact.append(
+            {
+                "contact": contact.external_id,
+                "number": mask_number(contact.number),
+                "outcome": outcome,
+                "attempts": sum(1 for a in history if a.allowed),
+                "gate": latest.reason if latest else "",
+                "detail": (latest.detail if latest and not latest.allowed else
+                           (latest.note if latest else "")),
+                "language": language or contact.language,
+                "language_fallback": bool(language and language != contact.language),
+                "hangup_cause": latest.hangup_cause if latest else None,
+                "dial_status": latest.dial_status if latest else None,
+                "call_id": latest.id if latest else None,
+            }
+        )
+    return {
+        "campaign": campaign.name,
+        "purpose": campaign.purpose.value,
+        "contacts": len(contacts),
+        "calls_placed": sum(1 for a in attempts if a.allowed),
+        "outcomes": dict(outcomes),
+        "blocked_by_reason": dict(blocked),
+        "language_fallbacks": fallback,
+        "per_contact": per_contact,
+    }

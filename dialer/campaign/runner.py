@@ -1,0 +1,291 @@
+"""Run one campaign: gate → record → originate → outcome, paced and bounded.
+
+The runner is the thin asyncio shell around the pure pieces: ``scheduler``
+decides who is due, ``gate.decide`` decides whether a call is allowed (C2),
+``outcomes.classify_call`` maps what Asterisk said. Order per attempt:
+
+1. read the number's facts from the store and decide, right now (C2, C6);
+2. commit the attempt row with the decision (blocked ones are audited, C19);
+3. only then send the originate (so a crash can never lose a placed call:
+   the next run marks it ``interrupted`` and never dials it again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from dialer.campaign.broadcast import CallContext, CallRegistry, PlayPlan
+from dialer.campaign.model import Campaign, Contact, Outcome
+from dialer.campaign.scheduler import Planned, next_step, plan
+from dialer.consent.gate import decide
+from dialer.consent.model import CampaignRules, Purpose
+from dialer.consent.rules import check_can_start
+from dialer.errors import TelephonyError
+from dialer.settings import Settings
+from dialer.store.campaigns import AttemptRow
+from dialer.store.store import Store
+from dialer.telephony.ami import AmiClient
+from dialer.telephony.outcomes import classify_call
+
+log = structlog.get_logger("dialer.runner")
+
+#: Asterisk's OriginateResponse comes back only after answer or failure; allow
+#: ring time plus this much before we declare the call lost.
+ORIGINATE_GRACE_S = 15.0
+#: after a failed originate, how long to wait for the dialplan's DialerDial event
+DIAL_EVENT_WAIT_S = 2.0
+
+PlanMessage = Callable[[Campaign, Contact], Awaitable[PlayPlan]]
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunSummary:
+    campaign: str
+    outcomes: Counter[str] = field(default_factory=Counter)
+    blocked: Counter[str] = field(default_factory=Counter)
+    interrupted_before: int = 0
+    placed: int = 0
+    seconds: float = 0.0
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        ami: AmiClient,
+        registry: CallRegistry,
+        plan_message: PlanMessage,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.ami = ami
+        self.registry = registry
+        self.plan_message = plan_message
+        self.progress = progress or (lambda _event: None)
+        self._slots = asyncio.Semaphore(settings.engine.max_concurrent)
+        self._next_start = 0.0
+
+    async def run(self, name: str) -> RunSummary:
+        started = time.monotonic()
+        campaign = await self.store.campaigns.get(name)
+        rules = await self._rules(campaign)
+        check_can_start(rules, self.store.clock())  # C1, C14, C15: refuse to start
+        summary = RunSummary(campaign.name)
+        summary.interrupted_before = await self.store.campaigns.interrupt_unfinished(campaign.id)
+        contacts = {c.id: c for c in await self.store.contacts.contacts(campaign.list_id)}
+        retry_delay = dt.timedelta(seconds=campaign.retry_delay)
+        queue = plan(
+            contacts,
+            await self.store.campaigns.attempts(campaign.id),
+            max_attempts=campaign.max_attempts,
+            retry_delay=retry_delay,
+            now=self.store.clock(),
+        )
+        self.progress({"event": "start", "campaign": name, "pending": len(queue)})
+        active: set[asyncio.Task[list[AttemptRow]]] = set()
+        try:
+            while queue or active:
+                now = self.store.clock()
+                due = [p for p in queue if p.due <= now]
+                for item in due:
+                    queue.remove(item)
+                    await self._start_slot()
+                    task = asyncio.create_task(
+                        self._attempt(campaign, rules, contacts[item.contact_id], item, summary)
+                    )
+                    active.add(task)
+                    task.add_done_callback(active.discard)
+                    task.add_done_callback(
+                        lambda t, item=item: self._after(t, item, campaign, queue, retry_delay)
+                    )
+                if not due:
+                    wait = (min(p.due for p in queue) - now).total_seconds() if queue else 1.0
+                    if active:
+                        await asyncio.wait(active, timeout=max(0.05, min(wait, 1.0)))
+                    else:
+                        await asyncio.sleep(max(0.05, min(wait, 5.0)))
+                if self.ami.lost:
+                    raise TelephonyError(
+                        "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
+                        f"({len(active)} calls in progress are marked interrupted on the next run)"
+                    )
+        finally:
+            for task in active:
+                task.cancel()
+            if active:
+                await asyncio.gather(*active, return_exceptions=True)
+        summary.seconds = time.monotonic() - started
+        self.progress({"event": "done", "campaign": name})
+        return summary
+
+    def _after(
+        self,
+        task: asyncio.Task[list[AttemptRow]],
+        item: Planned,
+        campaign: Campaign,
+        queue: list[Planned],
+        retry_delay: dt.timedelta,
+    ) -> None:
+        """Schedule a retry when the finished attempt calls for one."""
+        if task.cancelled() or task.exception() is not None:
+            return
+        step = next_step(
+            item.contact_id,
+            task.result(),
+            max_attempts=campaign.max_attempts,
+            retry_delay=retry_delay,
+            now=self.store.clock(),
+        )
+        if step is not None and step.attempt_no > item.attempt_no:
+            queue.append(step)
+
+    async def _start_slot(self) -> None:
+        """Pacing (calls per second) and the concurrency bound."""
+        await self._slots.acquire()
+        interval = 1.0 / self.settings.engine.calls_per_second
+        now = time.monotonic()
+        if self._next_start > now:
+            await asyncio.sleep(self._next_start - now)
+        self._next_start = max(now, self._next_start) + interval
+
+    async def _rules(self, campaign: Campaign) -> CampaignRules:
+        window = (campaign.window_start, campaign.window_end)
+        return CampaignRules(
+            purpose=campaign.purpose,
+            window_start=window[0],
+            window_end=window[1],
+            caller_id_allowed=await self.store.consent.caller_id_allowed(campaign.caller_id),
+            emergency_category=campaign.category,
+            authorized_by=campaign.authorized_by,
+            revocation_override=campaign.override_by is not None,
+            residential_exemption=campaign.residential_exemption,
+            national_dnc_as_of=(
+                await self.store.consent.national_dnc_as_of()
+                if campaign.purpose is Purpose.TELEMARKETING
+                else None
+            ),
+            fallback_timezone=self.settings.organisation.timezone,
+        )
+
+    async def _attempt(
+        self,
+        campaign: Campaign,
+        rules: CampaignRules,
+        contact: Contact,
+        item: Planned,
+        summary: RunSummary,
+    ) -> list[AttemptRow]:
+        """One gated attempt; returns the contact's attempts so far (for retries)."""
+        call_id = uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(campaign=campaign.name, call_id=call_id)
+        try:
+            # C2: the gate decides right before this attempt, on fresh facts
+            facts = await self.store.consent.facts_for(contact.number)
+            decision = decide(contact.number, facts, rules, self.store.clock())
+            plan_ = await self.plan_message(campaign, contact) if decision.allowed else None
+            await self.store.campaigns.record_decision(
+                call_id=call_id,
+                campaign=campaign,
+                contact_id=contact.id,
+                number=contact.number,
+                attempt_no=item.attempt_no,
+                decision=decision,
+                with_consent=decision.with_consent,
+                language=plan_.language if plan_ else contact.language,
+            )
+            if not decision.allowed or plan_ is None:
+                summary.blocked[decision.reason.value] += 1
+                log.info("blocked by gate", reason=decision.reason.value, detail=decision.detail)
+                self.progress({"event": "blocked", "reason": decision.reason.value})
+                outcome = Outcome.BLOCKED
+            else:
+                summary.placed += 1
+                self.progress({"event": "dialing"})
+                outcome = await self._call(campaign, contact, call_id, plan_)
+            summary.outcomes[outcome.value] += 1
+            self.progress({"event": "outcome", "outcome": outcome.value})
+            return await self.store.campaigns.contact_attempts(campaign.id, contact.id)
+        finally:
+            self._slots.release()
+            structlog.contextvars.unbind_contextvars("campaign", "call_id")
+
+    async def _call(
+        self, campaign: Campaign, contact: Contact, call_id: str, plan_: PlayPlan
+    ) -> Outcome:
+        asterisk = self.settings.asterisk
+        context = CallContext(call_id, campaign, contact, plan_)
+        self.registry.add(context)
+        events = self.ami.calls.register(call_id)
+        try:
+            dial = asterisk.dial_string.format(
+                e164=contact.number, digits=contact.number.lstrip("+")
+            )
+            ring = asterisk.ring_timeout
+            try:
+                result = await asyncio.wait_for(
+                    self.ami.originate(
+                        call_id=call_id,
+                        channel=f"Local/dial@{asterisk.originate_context}",
+                        context=asterisk.answered_context,
+                        exten="s",
+                        priority=1,
+                        caller_id=f'"{self.settings.organisation.name}" <{campaign.caller_id}>',
+                        variables={
+                            "__CALL_ID": call_id,
+                            "__DIALER_DIAL": dial,
+                            "__DIALER_RING": str(ring),
+                            "__DIALER_AGI": self.settings.agi_url,
+                        },
+                        timeout_s=ring + 5,
+                    ),
+                    timeout=ring + ORIGINATE_GRACE_S,
+                )
+                reason = result.reason
+            except (TimeoutError, TelephonyError) as exc:
+                log.warning("originate got no answer", error=str(exc))
+                reason = None
+            if context.answered or reason == 4:
+                try:
+                    await asyncio.wait_for(
+                        events.finished.wait(), timeout=self.settings.engine.max_call_seconds
+                    )
+                except TimeoutError:
+                    context.notes.append("call exceeded max_call_seconds")
+            else:
+                try:
+                    await asyncio.wait_for(events.dial_done.wait(), timeout=DIAL_EVENT_WAIT_S)
+                except TimeoutError:
+                    pass
+            verdict = classify_call(
+                reason=reason,
+                dial_status=events.dial_status,
+                cause=events.cause,
+                agi_ran=context.answered,
+                digits=context.digits,
+                route_outcome=context.outcome,
+            )
+            outcome = Outcome(verdict.outcome.value)
+            await self.store.campaigns.finish(
+                call_id,
+                outcome,
+                ami_reason=reason,
+                dial_status=events.dial_status,
+                hangup_cause=events.cause,
+                note="; ".join([verdict.detail, *context.notes]),
+            )
+            return outcome
+        finally:
+            self.ami.calls.unregister(call_id)
+            self.registry.remove(call_id)

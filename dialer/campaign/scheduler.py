@@ -1,0 +1,93 @@
+"""Which contact is dialled when: pure decisions, no I/O.
+
+The runner asks ``plan`` at start (and after every finished attempt through
+``after_attempt``) what to do with each contact of the list, given every
+attempt already stored. Rules:
+
+==========================================  =====================================
+latest state of the contact                 decision
+==========================================  =====================================
+no attempt yet                              dial now
+latest decision was *blocked* by the gate   gate again now (consent may have
+                                            changed; a block is not a call)
+completed / opted-out / wrong-number        done: never dialled again
+interrupted (engine died during the call)   done: never dialled again (no double
+                                            call; staff can start a new campaign)
+busy / no-answer / failed (not an           dial again at ended + retry_delay
+  unallocated number), < max_attempts calls
+otherwise                                   done
+==========================================  =====================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dialer.campaign.model import Outcome
+from dialer.store.campaigns import AttemptRow
+from dialer.telephony.outcomes import BAD_NUMBER_CAUSES
+
+FINAL_OUTCOMES = frozenset(
+    {Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER, Outcome.INTERRUPTED}
+)
+RETRYABLE_OUTCOMES = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED})
+
+
+@dataclass(frozen=True, order=True)
+class Planned:
+    due: dt.datetime
+    contact_id: int
+    attempt_no: int  # the number this placed call will have if the gate allows it
+
+
+def next_step(
+    contact_id: int,
+    attempts: Sequence[AttemptRow],
+    *,
+    max_attempts: int,
+    retry_delay: dt.timedelta,
+    now: dt.datetime,
+) -> Planned | None:
+    """The next planned attempt for one contact, or None when it is done."""
+    if not attempts:
+        return Planned(now, contact_id, 1)
+    placed = [a for a in attempts if a.allowed]
+    latest = attempts[-1]
+    if not latest.allowed:
+        return Planned(now, contact_id, len(placed) + 1)
+    if latest.outcome is None:
+        return None  # still in progress in another runner: leave it alone
+    if latest.outcome in FINAL_OUTCOMES or latest.outcome not in RETRYABLE_OUTCOMES:
+        return None
+    if latest.hangup_cause in BAD_NUMBER_CAUSES or len(placed) >= max_attempts:
+        return None
+    return Planned(max(now, latest.decided_at + retry_delay), contact_id, len(placed) + 1)
+
+
+def plan(
+    contact_ids: Iterable[int],
+    attempts: Iterable[AttemptRow],
+    *,
+    max_attempts: int,
+    retry_delay: dt.timedelta,
+    now: dt.datetime,
+) -> list[Planned]:
+    """Planned attempts for a whole list, earliest first (list order breaks ties)."""
+    by_contact: dict[int, list[AttemptRow]] = {}
+    for attempt in attempts:
+        by_contact.setdefault(attempt.contact_id, []).append(attempt)
+    planned = []
+    for contact_id in contact_ids:
+        step = next_step(
+            contact_id,
+            by_contact.get(contact_id, []),
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            now=now,
+        )
+        if step is not None:
+            planned.append(step)
+    planned.sort(key=lambda p: p.due)
+    return planned

@@ -1,0 +1,260 @@
+"""``dialer campaign``: create, override, run (live view), status, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from dialer.campaign.engine import Engine
+from dialer.campaign.model import MessageSpec
+from dialer.campaign.report import campaign_report
+from dialer.commands.common import (
+    console,
+    open_store,
+    operator,
+    print_json,
+    print_table,
+    run_async,
+    settings,
+)
+from dialer.consent.model import EmergencyCategory, Purpose
+from dialer.consent.rules import default_window, effective_window, validate_campaign
+from dialer.errors import InputError
+from dialer.numbers import normalise
+from dialer.store.campaigns import NewCampaign
+
+app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
+
+
+def _window(text: str) -> tuple[dt.time, dt.time] | None:
+    if not text:
+        return None
+    try:
+        start, end = text.split("-", 1)
+        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
+    except ValueError as exc:
+        raise InputError(f"--window {text!r} must look like 08:30-17:00") from exc
+
+
+@app.command()
+def create(
+    name: str,
+    purpose: Purpose = typer.Option(..., help="emergency, school, informational, telemarketing"),
+    list_name: str = typer.Option(..., "--list", help="Contact list to call"),
+    message: str = typer.Option(..., help="Recording name of the message body"),
+    caller_id: str = typer.Option(..., "--caller-id", help="An allowed caller ID (C14)"),
+    identification: str = typer.Option("", help="Recording that names the organisation (C8)"),
+    category: EmergencyCategory | None = typer.Option(None, help="Emergency category (C1)"),
+    authorized_by: str = typer.Option("", "--authorized-by", help="Who authorized it (C1)"),
+    window: str = typer.Option("", help="Narrower calling window, e.g. 09:00-18:00 (C12)"),
+    max_attempts: int = typer.Option(0, help="Calls per contact (default from settings)"),
+    retry_delay: int = typer.Option(-1, help="Seconds between attempts"),
+    residential_exemption: bool = typer.Option(
+        False, help="Informational calls without consent, capped 3 per 30 days (C13)"
+    ),
+) -> None:
+    """Create a campaign; refused when it would break a rule (C1, C8, C12, C14).
+
+    Example: dialer campaign create snow-day --purpose emergency --category closure
+    --authorized-by "Supt. Ruiz" --list all-families --message closure --caller-id +12025550100
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        caller = normalise(caller_id, cfg.organisation.default_region)
+        async with open_store(cfg) as store:
+            allowed = await store.consent.caller_id_allowed(caller)
+            narrowed = _window(window)
+            validate_campaign(
+                purpose,
+                category,
+                authorized_by or None,
+                narrowed[0] if narrowed else None,
+                narrowed[1] if narrowed else None,
+                caller_id_allowed=allowed,
+                residential_exemption=residential_exemption,
+            )
+            window_start, window_end = (
+                effective_window(purpose, *narrowed) if narrowed else default_window(purpose)
+            )
+            list_id = await store.contacts.list_id(list_name)
+            await store.recordings.get(message)
+            if identification:
+                await store.recordings.get(identification)
+            attempts = max_attempts or cfg.engine.max_attempts
+            if attempts < 1:
+                raise InputError("--max-attempts must be at least 1")
+            await store.campaigns.create(
+                NewCampaign(
+                    name=name,
+                    purpose=purpose,
+                    list_id=list_id,
+                    message=MessageSpec(message, identification),
+                    caller_id=caller,
+                    window_start=window_start,
+                    window_end=window_end,
+                    max_attempts=attempts,
+                    retry_delay=retry_delay if retry_delay >= 0 else cfg.engine.retry_delay_seconds,
+                    category=category,
+                    authorized_by=authorized_by or None,
+                    residential_exemption=residential_exemption,
+                ),
+                operator(),
+            )
+        console.print(f"campaign {name!r} created ({purpose.value}, list {list_name!r})")
+
+    run_async(body)
+
+
+@app.command()
+def override(
+    name: str,
+    operator_name: str = typer.Option(..., "--operator", help="Who takes responsibility"),
+    reason: str = typer.Option(..., help="Why revoked numbers must be called"),
+) -> None:
+    """Emergency only: also call numbers that revoked consent (C6, audited).
+
+    Example: dialer campaign override lockdown --operator "Supt. Ruiz" --reason "active threat"
+    """
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            await store.campaigns.set_override(name, operator_name, reason)
+        console.print(f"override recorded for {name!r} by {operator_name}")
+
+    run_async(body)
+
+
+class LiveView:
+    """A live table of counts while the campaign runs."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counts: Counter[str] = Counter()
+        self.pending = 0
+        self.live: Live | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            self.pending = int(event["pending"])
+        elif kind == "dialing":
+            self.counts["dialing"] += 1
+        elif kind == "outcome":
+            self.counts[event["outcome"]] += 1
+            self.counts["done"] += 1
+            if event["outcome"] != "blocked":
+                self.counts["dialing"] -= 1
+        if self.live is not None:
+            self.live.update(self.render())
+
+    def render(self) -> Table:
+        table = Table(title=f"campaign {self.name}", title_justify="left")
+        table.add_column("state")
+        table.add_column("calls", justify="right")
+        table.add_row("to do", str(self.pending))
+        for key in ("dialing", "done", "completed", "opted-out", "wrong-number", "busy",
+                    "no-answer", "failed", "blocked"):
+            if self.counts.get(key):
+                table.add_row(key, str(self.counts[key]))
+        return table
+
+
+@app.command()
+def run(
+    name: str,
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON at the end"),
+) -> None:
+    """Run a campaign in the foreground with a live view; ends when every contact is done.
+
+    Example: dialer campaign run snow-day
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        view = LiveView(name)
+        async with open_store(cfg) as store, Engine(cfg, store) as engine:
+            if json_out or not console.is_terminal:
+                await engine.run_campaign(name, view)
+            else:
+                with Live(view.render(), console=console, refresh_per_second=4) as live:
+                    view.live = live
+                    await engine.run_campaign(name, view)
+            report = await campaign_report(store, name)
+        _show_report(report, json_out)
+
+    run_async(body)
+
+
+def _show_report(report: dict[str, Any], json_out: bool) -> None:
+    if json_out:
+        print_json(report)
+        return
+    console.print(
+        f"[bold]{report['campaign']}[/] ({report['purpose']}): "
+        f"{report['contacts']} contacts, {report['calls_placed']} calls placed"
+    )
+    print_table(
+        "Outcome per contact",
+        ["contact", "number", "outcome", "attempts", "gate", "detail"],
+        [
+            (c["contact"], c["number"], c["outcome"], c["attempts"], c["gate"], c["detail"])
+            for c in report["per_contact"]
+        ],
+    )
+    print_table("Totals", ["outcome", "contacts"], sorted(report["outcomes"].items()))
+    if report["blocked_by_reason"]:
+        print_table("Blocked by reason", ["reason", "attempts"],
+                    sorted(report["blocked_by_reason"].items()))
+
+
+@app.command()
+def status(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Counts of outcomes so far. Example: dialer campaign status snow-day"""
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            report = await campaign_report(store, name)
+        if json_out:
+            print_json({k: report[k] for k in ("campaign", "contacts", "calls_placed", "outcomes")})
+        else:
+            print_table(f"{name}: {report['contacts']} contacts", ["outcome", "contacts"],
+                        sorted(report["outcomes"].items()))
+
+    run_async(body)
+
+
+@app.command()
+def report(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Full report: outcome per contact (numbers masked), totals, blocked reasons.
+
+    Example: dialer campaign report snow-day --json
+    """
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            data = await campaign_report(store, name)
+        _show_report(data, json_out)
+
+    run_async(body)
+
+
+@app.command("list")
+def list_(json_out: bool = typer.Option(False, "--json")) -> None:
+    """List campaigns. Example: dialer campaign list"""
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            rows = await store.campaigns.names()
+        if json_out:
+            print_json([{"campaign": n, "purpose": p} for n, p in rows])
+        else:
+            print_table("Campaigns", ["campaign", "purpose"], rows)
+
+    run_async(body)
+

@@ -1,0 +1,95 @@
+"""What every command shares: settings, the store, output, and error handling.
+
+A command body is an ``async`` function; ``run_async`` runs it and turns any
+``DialerError`` into one clear line on stderr and the error's exit code, so no
+traceback ever reaches district staff (and no number: messages are masked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dialer.errors import DialerError
+from dialer.log import configure_logging
+from dialer.masking import mask_text
+from dialer.settings import Settings, config_path, load_settings
+from dialer.store.store import Store
+
+T = TypeVar("T")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class Globals:
+    config: str | None = None
+    log_json: bool = False
+
+
+GLOBALS = Globals()
+
+
+def settings() -> Settings:
+    loaded = load_settings(config_path(GLOBALS.config))
+    configure_logging(loaded.logging.level, json=GLOBALS.log_json or loaded.logging.json)
+    return loaded
+
+
+@asynccontextmanager
+async def open_store(cfg: Settings) -> AsyncIterator[Store]:
+    store = await Store.open(cfg.store.path, cfg.store.key_file)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def operator() -> str:
+    """Who is at the keyboard: recorded in the audit log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def run_async(body: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_guard(body))
+    except DialerError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+
+
+async def _guard(body: Callable[[], Awaitable[T]]) -> T:
+    return await body()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)

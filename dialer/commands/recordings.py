@@ -1,0 +1,134 @@
+"""``dialer recordings``: load audio in any common format, list, show, remove."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import typer
+
+from dialer.audio.convert import convert_recording
+from dialer.commands.common import (
+    console,
+    open_store,
+    operator,
+    print_json,
+    print_table,
+    run_async,
+    settings,
+)
+from dialer.errors import InputError
+
+app = typer.Typer(help="Recordings (any common audio format).", no_args_is_help=True)
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+@app.command()
+def add(
+    file: Path,
+    name: str = typer.Option(..., help="Name campaigns use, e.g. closure"),
+    language: str = typer.Option("en", help="Language of the recording"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Convert and catalog a recording (WAV, MP3, M4A, OGG/Opus, FLAC).
+
+    It is converted to 8 kHz and 16 kHz mono, silence trimmed, loudness normalised;
+    corrupt, silent, clipped or over-long files are refused. Adding a name again
+    makes a new version. Example: dialer recordings add closure.mp3 --name closure
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        if not _NAME.match(name):
+            raise InputError(f"recording name {name!r}: use lowercase letters, digits, - and _")
+        lang = language.lower()[:2]
+        async with open_store(cfg) as store:
+            version = await store.recordings.next_version(name, lang)
+            stem = f"{name}-{lang}-v{version}"
+            dest = cfg.audio.sounds_dir / "recordings"
+            # ffmpeg and the analysis are blocking: keep them off the event loop
+            converted = await asyncio.to_thread(
+                convert_recording, file, dest, stem, float(cfg.audio.max_seconds)
+            )
+            recording = await store.recordings.add(
+                name=name,
+                language=lang,
+                version=version,
+                duration=converted.duration_s,
+                sha256=converted.sha256_of_source,
+                source_name=file.name,
+                sound_stem=f"recordings/{stem}",
+                added_by=operator(),
+            )
+        if json_out:
+            print_json({"name": name, "language": lang, "version": version,
+                        "duration": recording.duration, "sha256": recording.sha256})
+        else:
+            console.print(
+                f"recording {name!r} ({lang}) version {version}: {recording.duration:.1f} s, "
+                f"loudness {converted.loudness_dbfs:.1f} dBFS"
+            )
+
+    run_async(body)
+
+
+@app.command("list")
+def list_(json_out: bool = typer.Option(False, "--json")) -> None:
+    """List recordings. Example: dialer recordings list"""
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            rows = await store.recordings.all()
+        if json_out:
+            print_json([
+                {"name": r.name, "language": r.language, "version": r.version,
+                 "duration": r.duration, "sha256": r.sha256, "source": r.source_name,
+                 "added_by": r.added_by, "added_at": r.added_at}
+                for r in rows
+            ])
+        else:
+            print_table("Recordings", ["name", "lang", "version", "seconds", "source", "added by"],
+                        [(r.name, r.language, r.version, f"{r.duration:.1f}", r.source_name,
+                          r.added_by) for r in rows])
+
+    run_async(body)
+
+
+@app.command()
+def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Show every version of a recording. Example: dialer recordings show closure"""
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            rows = [r for r in await store.recordings.all() if r.name == name]
+            used = await store.campaigns.campaigns_using_recording(name)
+        if not rows:
+            raise InputError(f"no recording named {name!r}")
+        data = [{"language": r.language, "version": r.version, "duration": r.duration,
+                 "sha256": r.sha256, "source": r.source_name, "added_by": r.added_by,
+                 "added_at": str(r.added_at)} for r in rows]
+        if json_out:
+            print_json({"name": name, "versions": data, "used_by": used})
+        else:
+            print_table(f"{name} (used by: {', '.join(used) or 'no campaign'})",
+                        list(data[0].keys()), [list(d.values()) for d in data])
+
+    run_async(body)
+
+
+@app.command()
+def remove(name: str) -> None:
+    """Remove a recording; refused while a campaign uses it.
+
+    Example: dialer recordings remove old-closure
+    """
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            used = await store.campaigns.campaigns_using_recording(name)
+            count = await store.recordings.remove(name, used, operator())
+        console.print(f"removed {count} version(s) of {name!r}")
+
+    run_async(body)

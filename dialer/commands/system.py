@@ -1,0 +1,152 @@
+"""``dialer init`` and ``dialer doctor``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+
+from dialer.commands.common import GLOBALS, console, open_store, run_async, settings
+from dialer.consent.crypto import create_key_file
+from dialer.errors import ConfigError, DialerError
+from dialer.settings import config_path, load_settings
+
+SETTINGS_TEMPLATE = """\
+# dialer settings. Relative paths are relative to this file.
+# Secrets are NOT kept here: the store key and the AMI secret live in 0600 files.
+
+[organisation]
+name = "{org}"                  # spoken first in every message (C8)
+timezone = "{timezone}"         # fallback when a number's time zone is unknown (C12)
+default_region = "US"           # numbers written without +country code
+callback_number = "{callback}"  # spoken in every message (C11)
+hotline_number = "{hotline}"    # inbound opt-out line (C5, C11)
+
+[store]
+path = "dialer.db"
+key_file = "dialer.key"         # created by 'dialer init', mode 0600 (C18)
+
+[asterisk]
+ami_host = "127.0.0.1"
+ami_port = 5038
+ami_user = "dialer"
+ami_secret_file = "{ami_secret_file}"   # mode 0600; the secret from manager.conf
+dial_string = "PJSIP/{{e164}}@trunk"     # how Asterisk reaches the callee
+ring_timeout = 30
+
+[agi]
+host = "127.0.0.1"
+port = 4573
+
+[engine]
+max_concurrent = 30
+calls_per_second = 10
+max_attempts = 1
+retry_delay_seconds = 300
+
+[audio]
+recordings_dir = "recordings"
+sounds_dir = "sounds"           # converted audio; Asterisk must be able to read it
+"""
+
+
+def init(
+    org: str = typer.Option("Example School District", help="Organisation name (spoken first)"),
+    timezone: str = typer.Option("America/New_York", help="Organisation's time zone"),
+    callback: str = typer.Option("", help="Callback number spoken in messages (C11)"),
+    hotline: str = typer.Option("", help="Opt-out hotline number (C5)"),
+    ami_secret_file: str = typer.Option("secrets/ami.secret", help="File holding the AMI secret"),
+) -> None:
+    """Create the settings file, the store key (0600) and the database.
+
+    Example: dialer init --org "Springfield Public Schools" --callback +12175550100
+    """
+    path = config_path(GLOBALS.config)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            SETTINGS_TEMPLATE.format(
+                org=org.replace('"', "'"),
+                timezone=timezone,
+                callback=callback,
+                hotline=hotline,
+                ami_secret_file=ami_secret_file,
+            ),
+            encoding="utf-8",
+        )
+        console.print(f"wrote settings {path}")
+    else:
+        console.print(f"settings {path} exist; keeping them")
+
+    async def body() -> None:
+        cfg = settings()
+        if not cfg.store.key_file.exists():
+            create_key_file(cfg.store.key_file)
+            console.print(f"created key file {cfg.store.key_file} (0600); back it up safely")
+        async with open_store(cfg) as store:
+            version = await store.db.version()
+        console.print(f"database {cfg.store.path} ready (schema version {version})")
+        cfg.audio.sounds_dir.mkdir(parents=True, exist_ok=True)
+
+    run_async(body)
+
+
+def doctor() -> None:
+    """Check settings, key file, database, AMI login and the FastAGI port.
+
+    Example: dialer doctor
+    """
+    from dialer.telephony.ami import AmiClient
+    from dialer.telephony.fastagi import FastAgiServer
+
+    async def body() -> None:
+        problems = 0
+
+        def report(ok: bool, what: str, detail: str = "") -> None:
+            nonlocal problems
+            problems += 0 if ok else 1
+            mark = "[green]ok[/]  " if ok else "[red]FAIL[/]"
+            console.print(f"{mark} {what}{': ' + detail if detail else ''}", highlight=False)
+
+        try:
+            cfg = load_settings(config_path(GLOBALS.config))
+            report(True, "settings", str(cfg.source))
+        except ConfigError as exc:
+            report(False, "settings", str(exc))
+            raise typer.Exit(3) from exc
+        try:
+            async with open_store(cfg) as store:
+                chain = await store.verify_audit()
+            report(True, "store and key", f"{cfg.store.path}, {chain.entries} audit entries verify")
+        except DialerError as exc:
+            report(False, "store and key", str(exc))
+        try:
+            client = AmiClient(
+                cfg.asterisk.ami_host,
+                cfg.asterisk.ami_port,
+                cfg.asterisk.ami_user,
+                cfg.ami_secret(),
+                connect_timeout=cfg.asterisk.connect_timeout,
+                action_timeout=cfg.asterisk.action_timeout,
+            )
+            await client.connect()
+            await client.close()
+            report(True, "AMI login", f"{cfg.asterisk.ami_user}@{cfg.asterisk.ami_host}:{cfg.asterisk.ami_port}")
+        except DialerError as exc:
+            report(False, "AMI login", str(exc))
+        server = FastAgiServer({}, cfg.agi.host, cfg.agi.port)
+        try:
+            await server.start()
+            report(True, "FastAGI port free", f"{cfg.agi.host}:{cfg.agi.port}")
+        except DialerError as exc:
+            report(False, "FastAGI port", str(exc))
+        finally:
+            await server.stop()
+        sounds: Path = cfg.audio.sounds_dir
+        report(sounds.is_dir(), "sounds folder", str(sounds))
+        if problems:
+            raise typer.Exit(1)
+
+    run_async(body)
+    _ = asyncio
