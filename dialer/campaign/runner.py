@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import uuid
 from collections import Counter
@@ -108,7 +109,10 @@ class CampaignRunner:
                     active.add(task)
                     task.add_done_callback(active.discard)
                     task.add_done_callback(
-                        lambda t, item=item: self._after(t, item, campaign, queue, retry_delay)
+                        functools.partial(
+                            self._after, item=item, campaign=campaign, queue=queue,
+                            retry_delay=retry_delay,
+                        )
                     )
                 if not due:
                     wait = (min(p.due for p in queue) - now).total_seconds() if queue else 1.0
@@ -116,7 +120,7 @@ class CampaignRunner:
                         await asyncio.wait(active, timeout=max(0.05, min(wait, 1.0)))
                     else:
                         await asyncio.sleep(max(0.05, min(wait, 5.0)))
-                if self.ami.lost:
+                if not self.ami.connected:
                     raise TelephonyError(
                         "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
                         f"({len(active)} calls in progress are marked interrupted on the next run)"
@@ -265,13 +269,13 @@ class CampaignRunner:
                     context.notes.append("call exceeded max_call_seconds")
             else:
                 try:
-                    await asyncio.wait_for(events.dial_done.wait(), timeout=DIAL_EVENT_WAIT_S)
+                    await asyncio.wait_for(events.dial_reported.wait(), timeout=DIAL_EVENT_WAIT_S)
                 except TimeoutError:
                     pass
             verdict = classify_call(
                 reason=reason,
                 dial_status=events.dial_status,
-                cause=events.cause,
+                cause=events.hangup_cause(),
                 agi_ran=context.answered,
                 digits=context.digits,
                 route_outcome=context.outcome,
@@ -282,7 +286,7 @@ class CampaignRunner:
                 outcome,
                 ami_reason=reason,
                 dial_status=events.dial_status,
-                hangup_cause=events.cause,
+                hangup_cause=events.hangup_cause(),
                 note="; ".join([verdict.detail, *context.notes]),
             )
             return outcome

@@ -74,7 +74,7 @@ def zone_info(name: str) -> ZoneInfo:
 
 
 #: Per-number cache size. Entries share their zone tuples (see ``_resolve``), so
-#: one costs ~200 bytes: 2**17 numbers ≈ 25 MB, enough for a large district's
+#: one costs ~230 bytes: 2**17 numbers ≈ 30 MB, enough for a large district's
 #: whole list to stay cached across retries.
 NUMBER_CACHE_SIZE = 1 << 17
 

@@ -331,7 +331,9 @@ class AmiClient:
         done.set_result((transport, protocol))
         manager.connection_made(done)
         login = manager.authenticated_future
-        finished, _ = await asyncio.wait({login, lost}, timeout=self.connect_timeout)
+        finished, _ = await asyncio.wait(
+            {login, lost}, timeout=self.connect_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if login in finished:
             response = login.result()
             if not response.success:
@@ -431,7 +433,9 @@ class AmiClient:
         action = Action(dict(headers))
         future = manager.send_action(action)
         limit = self.action_timeout if wait is None else wait
-        done, _ = await asyncio.wait({future, lost}, timeout=limit)
+        done, _ = await asyncio.wait(
+            {future, lost}, timeout=limit, return_when=asyncio.FIRST_COMPLETED
+        )
         if future in done:
             return future.result()
         future.cancel()

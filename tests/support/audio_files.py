@@ -108,7 +108,9 @@ def tone_wav(path: Path, seconds: float, rate: int = 8000, freq: int = 440) -> P
 
 def with_trailing_silence(src: Path, path: Path, seconds: float, rate: int = 8000) -> Path:
     """``src`` as 8 kHz mono 16-bit with ``seconds`` of digital silence appended."""
-    run("sox", str(src), "-r", str(rate), "-c", "1", "-b", "16", str(path), "pad", "0", str(seconds))
+    run(
+        "sox", str(src), "-r", str(rate), "-c", "1", "-b", "16", str(path), "pad", "0", str(seconds)
+    )
     return path
 
 
@@ -134,7 +136,9 @@ _WHITENOISE_RMS_DB = -4.77
 
 
 def _rms_db(path: Path) -> float:
-    out = subprocess.run(["sox", str(path), "-n", "stats"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        ["sox", str(path), "-n", "stats"], check=True, capture_output=True, text=True
+    )
     for line in out.stderr.splitlines():
         if line.startswith("RMS lev dB"):
             return float(line.split()[3])

@@ -62,9 +62,7 @@ def test_unknown_prompt_is_not_found_naming_it() -> None:
 def test_operator_override_wins_for_its_language_only(tmp_path: Path) -> None:
     own = af.speech_wav(tmp_path / "own.wav", "To stop these calls, press nine now.")
     override_dir = tmp_path / "overrides"
-    converted = prompts.install_prompt_override(
-        own, prompts.OPTOUT_INSTRUCTION, "en", override_dir
-    )
+    converted = prompts.install_prompt_override(own, prompts.OPTOUT_INSTRUCTION, "en", override_dir)
     library = prompts.prompt_library(override_dir=override_dir)
 
     en = library.resolve(prompts.OPTOUT_INSTRUCTION, "en")

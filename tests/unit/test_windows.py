@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialer.consent.windows import (
+    _resolve,
     next_window_opening,
     resolved_zones,
     window_holds,
@@ -47,6 +48,9 @@ def test_c12_unknown_zone_resolves_to_fallback() -> None:
     assert [name for name, _ in resolved_zones(NY, "Europe/Paris")] == ["America/New_York"]
     with pytest.raises(ConfigError, match="C12"):
         resolved_zones(UNKNOWN, "Mars/Olympus_Mons")
+    # a zone phonenumbers names but this tz database lacks also falls back, once
+    resolved = _resolve(("Nowhere/Atlantis", "Europe/Paris", "America/Chicago"), "Europe/Paris")
+    assert [name for name, _ in resolved] == ["Europe/Paris", "America/Chicago"]
 
 
 def test_c12_window_is_half_open() -> None:

@@ -1,0 +1,122 @@
+"""The sandbox Asterisk (scripts/asterisk-sandbox) as seen from the tests.
+
+:func:`ensure_sandbox` starts it when it is not running (the first start builds
+the Debian testing root file system: about a minute; later starts take about
+a second) and returns a :class:`Sandbox` with everything a test needs to talk
+to it. Host and Asterisk see the state directory at the same absolute path
+(bind mount), so a file written under ``sounds_dir`` is playable as is.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "asterisk-sandbox"
+
+#: the dial string that reaches the simulated phones; ``{digits}`` is the
+#: E.164 number without "+" (asterisk_conf/sandbox/extensions_sandbox.conf)
+SANDBOX_DIAL_STRING = "Local/{digits}@sandbox-phones"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox Asterisk could not be started or queried."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    #: plain AMI secret, alone in a 0600 file
+    ami_secret_file: Path
+    state_dir: Path
+    #: converted recordings go here; the same path for Asterisk (bind mount)
+    sounds_dir: Path
+    rootfs: Path
+    repo: Path
+    #: the dial string for dialer.toml's ``asterisk.dial_string``
+    dial_string: str = SANDBOX_DIAL_STRING
+
+    @property
+    def asterisk_sounds_dir(self) -> str:
+        """``sounds_dir`` as Asterisk sees it (identical: same-path bind mount)."""
+        return str(self.sounds_dir)
+
+    def ami_secret(self) -> str:
+        return self.ami_secret_file.read_text().strip()
+
+    def rx(self, command: str, timeout: float = 30) -> str:
+        """Run an Asterisk CLI command (as root, through the script)."""
+        done = _run("rx", command, timeout=timeout)
+        return done.stdout
+
+
+def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [str(SCRIPT), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise SandboxError(
+            f"scripts/asterisk-sandbox {' '.join(args)} failed ({exc.returncode}):\n{exc.stderr}"
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"scripts/asterisk-sandbox {' '.join(args)} timed out") from exc
+
+
+def shell_env() -> dict[str, str]:
+    """The ``export NAME='value'`` lines of ``asterisk-sandbox shell-env``, parsed."""
+    out = _run("shell-env", timeout=30).stdout
+    env: dict[str, str] = {}
+    for line in out.splitlines():
+        parts = shlex.split(line)
+        if len(parts) == 2 and parts[0] == "export" and "=" in parts[1]:
+            name, value = parts[1].split("=", 1)
+            env[name] = value
+    return env
+
+
+def is_running() -> bool:
+    done = subprocess.run(
+        [str(SCRIPT), "status"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    return done.returncode == 0
+
+
+def can_run() -> str | None:
+    """None when this machine can run the sandbox, else the reason it cannot."""
+    if os.geteuid() != 0:
+        return "the Asterisk sandbox needs root (chroot, mount)"
+    if not SCRIPT.exists():
+        return f"{SCRIPT} is missing"
+    return None
+
+
+def ensure_sandbox() -> Sandbox:
+    """Start the sandbox if needed (idempotent, fast when running) and describe it."""
+    _run("start", timeout=900)
+    env = shell_env()
+    return Sandbox(
+        ami_host=env["DIALER_SANDBOX_AMI_HOST"],
+        ami_port=int(env["DIALER_SANDBOX_AMI_PORT"]),
+        ami_user=env["DIALER_SANDBOX_AMI_USER"],
+        ami_secret_file=Path(env["DIALER_SANDBOX_AMI_SECRET_FILE"]),
+        state_dir=Path(env["DIALER_SANDBOX_STATE"]),
+        sounds_dir=Path(env["DIALER_SANDBOX_SOUNDS_DIR"]),
+        rootfs=Path(env["DIALER_SANDBOX_ROOTFS"]),
+        repo=Path(env["DIALER_SANDBOX_REPO"]),
+    )
+
+
+def stop_sandbox() -> None:
+    _run("stop", timeout=120)
