@@ -43,6 +43,8 @@ class PlayPlan:
     optout_confirmation: str
     wrong_number_confirmation: str
     language: str = "en"
+    #: segments that fell back to the default language (shown in the report)
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass

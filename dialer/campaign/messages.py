@@ -1,23 +1,42 @@
 """Per-call play plans: which sound files a contact hears, in their language.
 
-The message structure (C8-C11) is: identification → opt-out instruction →
-body → callback number → "press star to hear this again". Sound files live
-under ``audio.sounds_dir`` (where we write) which Asterisk reads as
-``audio.asterisk_sounds_dir`` (same folder, maybe another path, e.g. inside a
-chroot); AGI names files by that path without extension.
+A campaign message is composed by ``dialer.audio.message`` in the order
+C8-C11 require: identification (the organisation's name, a recording or
+spoken by TTS) → "to stop these calls, press 9" → "wrong person, press 8" →
+body (a recording, or a template filled with the contact's fields) →
+callback number digit by digit → "press star to hear this again".
+
+Sound files live under ``audio.sounds_dir`` (where we write) which Asterisk
+reads as ``audio.asterisk_sounds_dir`` (the same folder, perhaps under another
+path, e.g. inside a chroot); AGI names files by that path without extension.
 """
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
-from dialer.audio import prompts
+from dialer.audio import prompts, templates
+from dialer.audio.message import (
+    ComposedMessage,
+    RecordingSource,
+    ResolveContext,
+    Source,
+    TemplateSource,
+    TextSource,
+    compose_message,
+    resolve_message,
+)
+from dialer.audio.message import Contact as AudioContact
+from dialer.audio.validate import validate_message
 from dialer.campaign.broadcast import PlayPlan
-from dialer.campaign.model import Campaign, Contact
-from dialer.errors import NotFoundError
+from dialer.campaign.model import Campaign, Contact, MessageSpec
+from dialer.errors import MessageError
 from dialer.settings import Settings
 from dialer.store.store import Store
+
+TEMPLATE_PREFIX = "template:"
 
 
 def install_prompts(sounds_dir: Path) -> Path:
@@ -37,30 +56,98 @@ class MessagePlanner:
         self.settings = settings
         self.store = store
         self.sounds_dir = settings.audio.sounds_dir
-        self.asterisk_dir = settings.audio.asterisk_sounds_dir or str(self.sounds_dir)
+        self.asterisk_dir = (settings.audio.asterisk_sounds_dir or str(self.sounds_dir)).rstrip(
+            "/"
+        )
         self.default_language = settings.audio.default_language
-        install_prompts(self.sounds_dir)
+        shipped = install_prompts(self.sounds_dir)
+        self.context = ResolveContext(
+            library=prompts.prompt_library(
+                override_dir=self.sounds_dir / "prompt-overrides",
+                default_language=self.default_language,
+                shipped_dir=shipped,
+            ),
+            tts_cache_dir=self.sounds_dir / "tts",
+            default_language=self.default_language,
+            default_region=settings.organisation.default_region,
+        )
+        self._composed: dict[str, ComposedMessage] = {}
 
-    def asterisk_name(self, path: Path) -> str:
+    def asterisk_name(self, stem: Path) -> str:
         """The name AGI uses for a file under sounds_dir (no extension)."""
-        relative = path.relative_to(self.sounds_dir).with_suffix("")
-        return f"{self.asterisk_dir.rstrip('/')}/{relative.as_posix()}"
+        relative = stem.relative_to(self.sounds_dir)
+        return f"{self.asterisk_dir}/{relative.as_posix()}"
 
-    def prompt(self, name: str, language: str) -> str:
-        for lang in (language, self.default_language):
-            candidate = self.sounds_dir / "prompts" / lang / f"{name}.wav"
-            if candidate.exists():
-                return self.asterisk_name(candidate)
-        raise NotFoundError(f"prompt {name!r} is missing for {language!r} and the default")
+    async def _source(self, name: str) -> Source:
+        if name.startswith(TEMPLATE_PREFIX):
+            return TemplateSource(templates.ready_template(name[len(TEMPLATE_PREFIX) :]))
+        languages = await self.store.recordings.languages(name)
+        stems = {
+            lang: self.sounds_dir / (await self.store.recordings.get(name, lang)).sound_stem
+            for lang in languages
+        }
+        if not stems:
+            await self.store.recordings.get(name)  # raises NotFoundError naming it
+        return RecordingSource(name, stems)
+
+    async def compose(self, name: str, spec: MessageSpec) -> ComposedMessage:
+        org = self.settings.organisation
+        if not org.callback_number:
+            raise MessageError(
+                "C11: every message states a callback number; set organisation.callback_number "
+                f"in {self.settings.source}"
+            )
+        identification: Source = (
+            await self._source(spec.identification)
+            if spec.identification
+            else TextSource("organisation name", {"en": org.name, "es": org.name})
+        )
+        return compose_message(
+            name,
+            identification=identification,
+            body=await self._source(spec.body),
+            callback_number=org.callback_number,
+            hotline_number=org.hotline_number or org.callback_number,
+        )
+
+    async def validate(self, name: str, spec: MessageSpec, contacts: list[Contact]) -> None:
+        """Refuse a message missing a part or missing the 2-second rule (C8-C11)."""
+        composed = await self.compose(name, spec)
+        audio_contacts = [_audio_contact(c) for c in contacts]
+        languages = sorted({c.language for c in contacts} | {self.default_language})
+        for message in (composed.live, composed.voicemail):
+            await asyncio.to_thread(
+                validate_message,
+                message,
+                self.context,
+                contacts=audio_contacts,
+                languages=languages,
+            )
 
     async def plan(self, campaign: Campaign, contact: Contact) -> PlayPlan:
-        languages = await self.store.recordings.languages(campaign.message.body)
-        language = contact.language if contact.language in languages else self.default_language
-        body = await self.store.recordings.get(campaign.message.body, language)
-        body_name = f"{self.asterisk_dir.rstrip('/')}/{body.sound_stem}"
-        return PlayPlan(
-            segments=[self.prompt(prompts.OPTOUT_INSTRUCTION, language), body_name],
-            optout_confirmation=self.prompt(prompts.OPTOUT_CONFIRMATION, language),
-            wrong_number_confirmation=self.prompt(prompts.WRONG_NUMBER_CONFIRMATION, language),
-            language=language,
+        composed = self._composed.get(campaign.name)
+        if composed is None:
+            composed = self._composed[campaign.name] = await self.compose(
+                campaign.name, campaign.message
+            )
+        # TTS rendering blocks (cached per distinct text): keep it off the event loop
+        resolved = await asyncio.to_thread(
+            resolve_message, composed.live, _audio_contact(contact), self.context
         )
+        language = resolved.language if not resolved.fallbacks else self.default_language
+        library = self.context.library
+        return PlayPlan(
+            segments=[self.asterisk_name(stem) for stem in resolved.stems()],
+            optout_confirmation=self.asterisk_name(
+                library.resolve(prompts.OPTOUT_CONFIRMATION, resolved.language).stem
+            ),
+            wrong_number_confirmation=self.asterisk_name(
+                library.resolve(prompts.WRONG_NUMBER_CONFIRMATION, resolved.language).stem
+            ),
+            language=language,
+            fallbacks=tuple(resolved.fallbacks),
+        )
+
+
+def _audio_contact(contact: Contact) -> AudioContact:
+    return AudioContact(id=contact.external_id, language=contact.language, fields=contact.fields)

@@ -230,6 +230,7 @@ class CampaignRunner:
     ) -> Outcome:
         asterisk = self.settings.asterisk
         context = CallContext(call_id, campaign, contact, plan_)
+        context.notes.extend(f"language fallback {f}" for f in plan_.fallbacks)
         self.registry.add(context)
         events = self.ami.calls.register(call_id)
         try:

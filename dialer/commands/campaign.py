@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from dialer.campaign.engine import Engine
+from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.model import MessageSpec
 from dialer.campaign.report import campaign_report
 from dialer.commands.common import (
@@ -46,7 +47,10 @@ def create(
     name: str,
     purpose: Purpose = typer.Option(..., help="emergency, school, informational, telemarketing"),
     list_name: str = typer.Option(..., "--list", help="Contact list to call"),
-    message: str = typer.Option(..., help="Recording name of the message body"),
+    message: str = typer.Option(
+        ..., help="Recording name of the body, or template:NAME (attendance-absence, "
+        "school-closure, appointment-reminder) filled from the contact's fields"
+    ),
     caller_id: str = typer.Option(..., "--caller-id", help="An allowed caller ID (C14)"),
     identification: str = typer.Option("", help="Recording that names the organisation (C8)"),
     category: EmergencyCategory | None = typer.Option(None, help="Emergency category (C1)"),
@@ -83,9 +87,11 @@ def create(
                 effective_window(purpose, *narrowed) if narrowed else default_window(purpose)
             )
             list_id = await store.contacts.list_id(list_name)
-            await store.recordings.get(message)
-            if identification:
-                await store.recordings.get(identification)
+            spec = MessageSpec(message, identification)
+            # C8-C11: the message is composed and measured before the campaign exists
+            await MessagePlanner(cfg, store).validate(
+                name, spec, await store.contacts.contacts(list_id)
+            )
             attempts = max_attempts or cfg.engine.max_attempts
             if attempts < 1:
                 raise InputError("--max-attempts must be at least 1")
@@ -94,7 +100,7 @@ def create(
                     name=name,
                     purpose=purpose,
                     list_id=list_id,
-                    message=MessageSpec(message, identification),
+                    message=spec,
                     caller_id=caller,
                     window_start=window_start,
                     window_end=window_end,

@@ -141,6 +141,21 @@ class CallEvents:
             return False
         return True
 
+    async def wait_complete(self, within: float, report_grace: float = 3.0) -> bool:
+        """Wait for the end of the call *and* the dialplan's DialerDial report.
+
+        For an answered call the report comes from the ";2" half's ``h``
+        extension, just after ";1" hangs up; ``report_grace`` bounds that wait.
+        False if the call has not ended within ``within`` s or the report never came.
+        """
+        if not await self.wait_finished(within):
+            return False
+        try:
+            await asyncio.wait_for(self.dial_reported.wait(), report_grace)
+        except TimeoutError:
+            return False
+        return True
+
     # -- fed by CallRegistry -------------------------------------------------
 
     def _on_event(self, name: str, msg: Mapping[str, Any]) -> None:

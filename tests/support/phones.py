@@ -22,6 +22,7 @@ calls from other tests do not distort the count.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -174,11 +175,11 @@ class Phones:
         for phone in self.phones.values():
             while not udp_port_bound(phone.sip_port):
                 assert phone.process is not None
-                if phone.process.poll() is not None:
+                code = phone.process.poll()
+                if code is not None:
                     self.stop()
                     raise PhoneError(
-                        f"sipp for phone {phone.digit} exited with {phone.process.returncode}; "
-                        f"see {phone.log}"
+                        f"sipp for phone {phone.digit} exited with {code}; see {phone.log}"
                     )
                 if time.monotonic() > deadline:
                     self.stop()
@@ -202,10 +203,8 @@ class Phones:
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
             phone.process = None
 
@@ -213,7 +212,7 @@ class Phones:
         return all(p.process is not None and p.process.poll() is None for p in self.phones.values())
 
     def phone(self, which: int | str) -> Phone:
-        digit = ALIASES.get(str(which), None)
+        digit = ALIASES.get(str(which))
         if digit is None:
             try:
                 digit = int(which)
@@ -224,7 +223,7 @@ class Phones:
         return self.phones[digit]
 
     def invites(self, which: int | str, number: str | None = None) -> int:
-        """INVITE dialogs phone ``which`` (digit or alias) has received, optionally for one number."""
+        """INVITE dialogs phone ``which`` (digit or alias) received; optionally for one number."""
         return count_invites(self.phone(which).trace, number)
 
     def __enter__(self) -> Phones:

@@ -1,0 +1,138 @@
+"""The demo: a school campaign through the sandbox Asterisk to simulated phones.
+
+Run by ``scripts/demo`` (which installs everything and starts Asterisk first).
+Every step is a real ``dialer`` command, printed before it runs, so the demo
+doubles as a walkthrough of what district staff type.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from support.phones import Phones  # noqa: E402
+from support.sample import (  # noqa: E402
+    PHONE_BEHAVIOUR,
+    daytime_prefix,
+    sample_number,
+    write_consents,
+    write_contacts,
+)
+from support.sandbox import ensure_sandbox  # noqa: E402
+
+WORK = REPO / ".demo"
+DIALER = str(REPO / ".venv" / "bin" / "dialer")
+
+
+def step(title: str) -> None:
+    print(f"\n\033[1m== {title}\033[0m", flush=True)
+
+
+def dialer(*args: str, check: bool = True) -> None:
+    print(f"$ dialer {' '.join(args)}", flush=True)
+    env = dict(os.environ, DIALER_CONFIG=str(WORK / "dialer.toml"))
+    done = subprocess.run([DIALER, *args], cwd=WORK, env=env, check=False)
+    if check and done.returncode != 0:
+        sys.exit(f"demo: 'dialer {' '.join(args)}' failed with exit code {done.returncode}")
+
+
+def main() -> None:
+    box = ensure_sandbox()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
+    sounds = box.sounds_dir / "demo"
+    shutil.rmtree(sounds, ignore_errors=True)
+    (WORK / "dialer.toml").write_text(
+        f"""# Demo settings: the sandbox Asterisk and its simulated phones.
+[organisation]
+name = "Springfield Public Schools"
+timezone = "America/New_York"
+callback_number = "+12125550100"
+hotline_number = "+12125550199"
+
+[asterisk]
+ami_secret_file = "{box.ami_secret_file}"
+dial_string = "{box.dial_string}"
+ring_timeout = 8
+
+[agi]
+port = 4573
+
+[audio]
+sounds_dir = "{sounds}"
+""",
+        encoding="utf-8",
+    )
+    step("1. set up the dialer (settings, 0600 key file, encrypted database)")
+    dialer("init")
+
+    prefix = daytime_prefix()
+    families = [
+        ("s-101", "Ana Lopez", "es", 1),
+        ("s-102", "Ben Carter", "en", 2),
+        ("s-103", "Chloe Kim", "en", 3),
+        ("s-104", "Dev Patel", "en", 4),
+        ("s-105", "Eli Brown", "en", 5),
+        ("s-106", "Fay Green", "en", 8),
+        ("s-107", "Gus White", "en", 6),
+    ]
+    rows = [
+        {
+            "student_id": sid,
+            "phone": sample_number(prefix, i, phone),
+            "language": lang,
+            "student_name": name,
+        }
+        for i, (sid, name, lang, phone) in enumerate(families)
+    ]
+    rows.append(
+        {"student_id": "s-108", "phone": "555-CALL-NOW", "language": "en", "student_name": "Hal"}
+    )
+    contacts = write_contacts(WORK / "sis-export.csv", rows)
+    # every family consented at enrollment except s-107 (never gave the number for calls)
+    consents = write_consents(WORK / "enrollment-consent.csv",
+                              [r["phone"] for r in rows[:6]])
+    print("\nsimulated phones (by the number's last digit):")
+    for sid, name, _lang, phone in families:
+        print(f"  {sid} {name:<11} -> {PHONE_BEHAVIOUR[phone]}")
+
+    step("2. load enrollment consents, the caller ID, contacts and a recording")
+    dialer("consent", "import", str(consents))
+    dialer("callerid", "add", "+12125550100", "--label", "District office")
+    dialer("contacts", "import", str(contacts), "--list", "grade5")
+    dialer("recordings", "add", str(REPO / "recordings/samples/en/example-body.wav"),
+           "--name", "conference")
+    dialer("recordings", "add", str(REPO / "recordings/samples/es/example-body.wav"),
+           "--name", "conference", "--language", "es")
+
+    step("3. create the campaign (the message is checked for C8-C11 before it exists)")
+    dialer("campaign", "create", "conferences", "--purpose", "school", "--list", "grade5",
+           "--message", "conference", "--caller-id", "+12125550100")
+
+    with Phones(WORK / "phones") as phones:
+        step("4. run it: every call is gated, placed through Asterisk, and answered by a phone")
+        dialer("campaign", "run", "conferences")
+        invites_before = {d: phones.invites(d) for d in (1, 2, 3, 4, 8)}
+
+        step("5. a second campaign to the same list: who opted out is not called again")
+        dialer("campaign", "create", "book-fair", "--purpose", "school", "--list", "grade5",
+               "--message", "conference", "--caller-id", "+12125550100")
+        dialer("campaign", "run", "book-fair")
+        print(f"\nSIPp phone that pressed 9 received {phones.invites(1)} call(s) in total "
+              f"({invites_before[1]} after the first campaign)")
+
+    step("6. the record: one parent's history, the audit chain, the compliance report")
+    dialer("consent", "show", rows[0]["phone"])
+    dialer("audit", "verify")
+    dialer("audit", "report")
+    print(f"\ndemo files: {WORK}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""A dialer installation in a temporary folder, wired to the sandbox Asterisk.
+
+``Workspace`` writes a dialer.toml (sounds under the sandbox's shared folder,
+so Asterisk can play them; a free FastAGI port per test), runs ``dialer init``
+and lets tests drive the real CLI (typer's CliRunner, same code path as the
+console script) and open the real store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from dialer.cli import app
+from dialer.settings import Settings, load_settings
+from dialer.store.store import Store
+
+from support.sandbox import Sandbox
+
+RUNNER = CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Result:
+    exit_code: int
+    output: str
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: Path
+
+    def dialer(self, *args: str) -> Result:
+        result = RUNNER.invoke(app, ["--config", str(self.config), *args])
+        return Result(result.exit_code, result.output)
+
+    def ok(self, *args: str) -> str:
+        result = self.dialer(*args)
+        assert result.exit_code == 0, f"dialer {' '.join(args)} failed:\n{result.output}"
+        return result.output
+
+    def settings(self) -> Settings:
+        return load_settings(self.config)
+
+    def store(self) -> Store:
+        cfg = self.settings()
+        return asyncio.run(Store.open(cfg.store.path, cfg.store.key_file))
+
+
+def make_workspace(
+    root: Path,
+    sandbox: Sandbox,
+    *,
+    ring_timeout: int = 6,
+    extra: str = "",
+    org: str = "Springfield Public Schools",
+) -> Workspace:
+    sounds = sandbox.sounds_dir / f"test-{uuid.uuid4().hex[:8]}"
+    config = root / "dialer.toml"
+    config.write_text(
+        f"""
+[organisation]
+name = "{org}"
+callback_number = "+12125550100"
+hotline_number = "+12125550199"
+
+[asterisk]
+ami_secret_file = "{sandbox.ami_secret_file}"
+dial_string = "{sandbox.dial_string}"
+ring_timeout = {ring_timeout}
+
+[agi]
+port = {free_port()}
+
+[engine]
+calls_per_second = 50
+max_concurrent = 20
+
+[audio]
+sounds_dir = "{sounds}"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    workspace = Workspace(root, config)
+    workspace.ok("init")
+    return workspace
