@@ -144,12 +144,16 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, source: Path | None 
     sections: dict[str, Any] = {}
     defaults = Settings()
     known = {f.name for f in fields(Settings)} - {"source"}
-    for name, values in raw.items():
+    for name in raw:
         if name not in known:
             raise ConfigError(f"settings: unknown section [{name}] in {source}")
-        if not isinstance(values, dict):
+        if not isinstance(raw[name], dict):
             raise ConfigError(f"settings: [{name}] must be a table in {source}")
-        sections[name] = _build_section(getattr(defaults, name), name, values, base_dir, source)
+    for name in sorted(known):
+        # every section, present or not: default relative paths resolve against base_dir
+        sections[name] = _build_section(
+            getattr(defaults, name), name, raw.get(name, {}), base_dir, source
+        )
     return replace(defaults, source=source, **sections)
 
 
@@ -198,11 +202,6 @@ def _validate(section: str, obj: Any) -> None:
             "settings: asterisk.dial_string must contain {e164} or {digits}, "
             f"got {obj.dial_string!r}"
         )
-
-
-def with_base_dir(settings: Settings, base_dir: Path) -> Settings:
-    """Default settings whose relative paths live under ``base_dir``."""
-    return settings_from_dict({}, base_dir=base_dir, source=settings.source)
 
 
 def read_secret_file(path: Path, setting: str) -> str:

@@ -78,7 +78,8 @@ async def _guard(body: Callable[[], Awaitable[T]]) -> T:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False)
+    # plain text, never wrapped: scripts and people grep for the file/row/setting named
+    sys.stderr.write(f"error: {mask_text(message)}\n")
     raise typer.Exit(code)
 
 

@@ -519,6 +519,12 @@ class AmiClient:
             events.originate = result
             events.finished.set()
             return result
+        if _header(final, "Event") != "OriginateResponse":
+            # panoramisk resolves an Async Originate only with the OriginateResponse;
+            # anything else means it stopped waiting early (a changed Asterisk message)
+            raise TelephonyError(
+                f"AMI Originate for call {call_id} ended without an OriginateResponse"
+            )
         result = OriginateResult(
             response=_header(final, "Response") or "Failure",
             reason=parse_cause(_header(final, "Reason")),

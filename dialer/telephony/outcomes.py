@@ -35,6 +35,12 @@ reason 0 (request failed)             failed           request-failed no
 anything else                         failed           unknown    no
 ====================================  ===============  =========  =========
 
+Measured on the sandbox (Asterisk 22, Originate of ``Local/dial@dialer-outbound``):
+the OriginateResponse ``Reason`` is 4 when answered and 0 for *every* failure
+(busy, unallocated, congestion), because Originate only sees the Local
+channel. The ``DialerDial`` status and cause are what tell failures apart;
+``Reason`` is only the last resort.
+
 Sources: Asterisk OriginateResponse reasons (``enum ast_control_frame_type``
 as reported by ``__ast_request_and_dial``), ``DIALSTATUS`` values of app_dial,
 and ITU-T Q.850 cause codes as listed in Asterisk's ``causes.h``.

@@ -443,3 +443,34 @@ async def test_c10_hundred_concurrent_calls_each_see_their_9(
         )
         assert decision.outcome is Outcome.OPTED_OUT
     assert elapsed < 30
+
+
+@pytest.mark.integration
+async def test_sip_phone_busy_486_reports_status_busy(
+    ami: AmiClient,
+    agi_server: tuple[FastAgiServer, dict[str, list[object]]],
+    phones: object,
+) -> None:
+    """SIPp phone 3 answers INVITE with 486 Busy Here (a real SIP leg)."""
+    server, seen = agi_server
+    call_id = new_call_id()
+    result, events = await place_call(ami, server.bound_port, "12025550133", call_id)
+    await settle(events)
+    assert not result.answered and call_id not in seen
+    assert (events.dial_status, events.hangup_cause()) == ("BUSY", 17)
+
+
+@pytest.mark.integration
+async def test_c10_sip_phone_rfc4733_9_reaches_the_fastagi_route(
+    ami: AmiClient,
+    agi_server: tuple[FastAgiServer, dict[str, list[object]]],
+    phones: object,
+) -> None:
+    """C10 over real SIP: SIPp phone 1 sends an RFC 4733 '9' 1.5 s after answer."""
+    server, seen = agi_server
+    call_id = new_call_id()
+    result, events = await place_call(ami, server.bound_port, "12025550131", call_id)
+    assert result.answered
+    await settle(events)
+    assert seen[call_id] == ["9"]
+    assert events.dial_status == "ANSWER"
