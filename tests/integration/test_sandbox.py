@@ -416,6 +416,8 @@ async def test_sandbox_caller_context_presses_keys_into_an_inbound_call(
     assert reply["Response"] == "Success"
     call = await agi.wait_call(call_id, limit=20)
     assert call.result("WAIT FOR DIGIT") == "200 result=57"
+    # The inbound side sees the originate's caller ID: the hotline's caller.
+    assert call.env["agi_callerid"] == CALLER_ID
 
 
 def test_hotline_wrapper_runs_the_repo_code_with_the_venv(sandbox: Sandbox) -> None:

@@ -34,7 +34,8 @@ def free_port() -> int:
 @dataclass
 class Result:
     exit_code: int
-    output: str
+    output: str  # stdout and stderr, interleaved
+    stdout: str
 
 
 @dataclass
@@ -44,12 +45,12 @@ class Workspace:
 
     def dialer(self, *args: str) -> Result:
         result = RUNNER.invoke(app, ["--config", str(self.config), *args])
-        return Result(result.exit_code, result.output)
+        return Result(result.exit_code, result.output, result.stdout)
 
     def ok(self, *args: str) -> str:
         result = self.dialer(*args)
         assert result.exit_code == 0, f"dialer {' '.join(args)} failed:\n{result.output}"
-        return result.output
+        return result.stdout
 
     def settings(self) -> Settings:
         return load_settings(self.config)
