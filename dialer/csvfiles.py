@@ -104,7 +104,9 @@ def _pick(names: list[str], candidates: tuple[str, ...]) -> str | None:
 
 
 def _parse(
-    path: Path, names: list[str], rows: Iterator[tuple[int, dict[str, str]]],
+    path: Path,
+    names: list[str],
+    rows: Iterator[tuple[int, dict[str, str]]],
     build: Callable[[int, dict[str, str]], T],
 ) -> Parsed[T]:
     records: list[T] = []
@@ -163,8 +165,15 @@ CONSENT_COLUMNS = {
     "written": "optional: yes for prior express written consent",
     "signature_ref": "required when written=yes",
 }
-_REQUIRED_CONSENT = ("phone", "scope", "source", "method", "obtained_at", "disclosure",
-                     "evidence_ref")
+_REQUIRED_CONSENT = (
+    "phone",
+    "scope",
+    "source",
+    "method",
+    "obtained_at",
+    "disclosure",
+    "evidence_ref",
+)
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -190,7 +199,9 @@ def read_consents(path: Path, default_region: str, now: dt.datetime) -> Parsed[C
         try:
             scope = Purpose(row["scope"].lower())
         except ValueError as exc:
-            raise CsvError(f"scope {row['scope']!r} is not school/informational/telemarketing") from exc
+            raise CsvError(
+                f"scope {row['scope']!r} is not school/informational/telemarketing"
+            ) from exc
         try:
             source = ConsentSource(row["source"].lower())
         except ValueError as exc:

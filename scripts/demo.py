@@ -96,8 +96,7 @@ sounds_dir = "{sounds}"
     )
     contacts = write_contacts(WORK / "sis-export.csv", rows)
     # every family consented at enrollment except s-107 (never gave the number for calls)
-    consents = write_consents(WORK / "enrollment-consent.csv",
-                              [r["phone"] for r in rows[:6]])
+    consents = write_consents(WORK / "enrollment-consent.csv", [r["phone"] for r in rows[:6]])
     print("\nsimulated phones (by the number's last digit):")
     for sid, name, _lang, phone in families:
         print(f"  {sid} {name:<11} -> {PHONE_BEHAVIOUR[phone]}")
@@ -106,14 +105,37 @@ sounds_dir = "{sounds}"
     dialer("consent", "import", str(consents))
     dialer("callerid", "add", "+12125550100", "--label", "District office")
     dialer("contacts", "import", str(contacts), "--list", "grade5")
-    dialer("recordings", "add", str(REPO / "recordings/samples/en/example-body.wav"),
-           "--name", "conference")
-    dialer("recordings", "add", str(REPO / "recordings/samples/es/example-body.wav"),
-           "--name", "conference", "--language", "es")
+    dialer(
+        "recordings",
+        "add",
+        str(REPO / "recordings/samples/en/example-body.wav"),
+        "--name",
+        "conference",
+    )
+    dialer(
+        "recordings",
+        "add",
+        str(REPO / "recordings/samples/es/example-body.wav"),
+        "--name",
+        "conference",
+        "--language",
+        "es",
+    )
 
     step("3. create the campaign (the message is checked for C8-C11 before it exists)")
-    dialer("campaign", "create", "conferences", "--purpose", "school", "--list", "grade5",
-           "--message", "conference", "--caller-id", "+12125550100")
+    dialer(
+        "campaign",
+        "create",
+        "conferences",
+        "--purpose",
+        "school",
+        "--list",
+        "grade5",
+        "--message",
+        "conference",
+        "--caller-id",
+        "+12125550100",
+    )
 
     with Phones(WORK / "phones") as phones:
         step("4. run it: every call is gated, placed through Asterisk, and answered by a phone")
@@ -121,11 +143,24 @@ sounds_dir = "{sounds}"
         invites_before = {d: phones.invites(d) for d in (1, 2, 3, 4, 8)}
 
         step("5. a second campaign to the same list: who opted out is not called again")
-        dialer("campaign", "create", "book-fair", "--purpose", "school", "--list", "grade5",
-               "--message", "conference", "--caller-id", "+12125550100")
+        dialer(
+            "campaign",
+            "create",
+            "book-fair",
+            "--purpose",
+            "school",
+            "--list",
+            "grade5",
+            "--message",
+            "conference",
+            "--caller-id",
+            "+12125550100",
+        )
         dialer("campaign", "run", "book-fair")
-        print(f"\nSIPp phone that pressed 9 received {phones.invites(1)} call(s) in total "
-              f"({invites_before[1]} after the first campaign)")
+        print(
+            f"\nSIPp phone that pressed 9 received {phones.invites(1)} call(s) in total "
+            f"({invites_before[1]} after the first campaign)"
+        )
 
     step("6. the record: one parent's history, the audit chain, the compliance report")
     dialer("consent", "show", rows[0]["phone"])

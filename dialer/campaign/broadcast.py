@@ -59,6 +59,9 @@ class CallContext:
     answered: bool = False
     agi_done: bool = False
     notes: list[str] = field(default_factory=list)
+    #: digits AMI saw on the call (DTMFEnd events): a key pressed between two AGI
+    #: commands reaches AMI even when no STREAM FILE was listening (C10)
+    ami_digits: Callable[[], str] = lambda: ""
 
 
 class CallRegistry:
@@ -110,6 +113,8 @@ async def _play_message(session: AgiSession, context: CallContext, store: Store)
         digit = await session.wait_for_digit(LISTEN_AFTER_MS)
         if digit is not None:
             context.digits += digit
+        else:
+            digit = _digit_seen_by_ami(context)
     if digit == OPT_OUT_DIGIT:
         await _opt_out(session, context, store)
     elif digit == WRONG_NUMBER_DIGIT:
@@ -127,6 +132,10 @@ async def _play_segments(session: AgiSession, context: CallContext) -> str | Non
     while index < len(segments):
         result = await session.stream_file(segments[index], ESCAPE_DIGITS)
         if result.digit is None:
+            late = _digit_seen_by_ami(context)
+            if late is not None:
+                context.digits += late
+                return late
             index += 1
             continue
         context.digits += result.digit
@@ -137,6 +146,15 @@ async def _play_segments(session: AgiSession, context: CallContext) -> str | Non
             index = 0
         else:
             index += 1
+    return None
+
+
+def _digit_seen_by_ami(context: CallContext) -> str | None:
+    """A 9 (or 8) that AMI saw on the call but no AGI command caught."""
+    seen = context.ami_digits()
+    for digit in (OPT_OUT_DIGIT, WRONG_NUMBER_DIGIT):
+        if digit in seen and digit not in context.digits:
+            return digit
     return None
 
 

@@ -56,9 +56,7 @@ class MessagePlanner:
         self.settings = settings
         self.store = store
         self.sounds_dir = settings.audio.sounds_dir
-        self.asterisk_dir = (settings.audio.asterisk_sounds_dir or str(self.sounds_dir)).rstrip(
-            "/"
-        )
+        self.asterisk_dir = (settings.audio.asterisk_sounds_dir or str(self.sounds_dir)).rstrip("/")
         self.default_language = settings.audio.default_language
         shipped = install_prompts(self.sounds_dir)
         self.context = ResolveContext(

@@ -23,8 +23,13 @@ async def campaign_report(store: Store, name: str) -> dict[str, Any]:
     for contact in contacts:
         history = by_contact.get(contact.id, [])
         latest = history[-1] if history else None
-        outcome = (latest.outcome.value if latest and latest.outcome else
-                   "in-progress" if latest else "pending")
+        outcome = (
+            latest.outcome.value
+            if latest and latest.outcome
+            else "in-progress"
+            if latest
+            else "pending"
+        )
         outcomes[outcome] += 1
         for a in history:
             if not a.allowed:
@@ -39,8 +44,11 @@ async def campaign_report(store: Store, name: str) -> dict[str, Any]:
                 "outcome": outcome,
                 "attempts": sum(1 for a in history if a.allowed),
                 "gate": latest.reason if latest else "",
-                "detail": (latest.detail if latest and not latest.allowed else
-                           (latest.note if latest else "")),
+                "detail": (
+                    latest.detail
+                    if latest and not latest.allowed
+                    else (latest.note if latest else "")
+                ),
                 "language": language or contact.language,
                 "language_fallback": bool(language and language != contact.language),
                 "hangup_cause": latest.hangup_cause if latest else None,

@@ -13,6 +13,7 @@ decides who is due, ``gate.decide`` decides whether a call is allowed (C2),
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import time
@@ -28,7 +29,7 @@ from dialer.campaign.broadcast import CallContext, CallRegistry, PlayPlan
 from dialer.campaign.model import Campaign, Contact, Outcome
 from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.gate import decide
-from dialer.consent.model import CampaignRules, Purpose
+from dialer.consent.model import CampaignRules, Purpose, RevocationChannel
 from dialer.consent.rules import check_can_start
 from dialer.errors import TelephonyError
 from dialer.settings import Settings
@@ -110,7 +111,10 @@ class CampaignRunner:
                     task.add_done_callback(active.discard)
                     task.add_done_callback(
                         functools.partial(
-                            self._after, item=item, campaign=campaign, queue=queue,
+                            self._after,
+                            item=item,
+                            campaign=campaign,
+                            queue=queue,
                             retry_delay=retry_delay,
                         )
                     )
@@ -233,6 +237,7 @@ class CampaignRunner:
         context.notes.extend(f"language fallback {f}" for f in plan_.fallbacks)
         self.registry.add(context)
         events = self.ami.calls.register(call_id)
+        context.ami_digits = lambda: events.digits
         try:
             dial = asterisk.dial_string.format(
                 e164=contact.number, digits=contact.number.lstrip("+")
@@ -269,16 +274,25 @@ class CampaignRunner:
                 except TimeoutError:
                     context.notes.append("call exceeded max_call_seconds")
             else:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(events.dial_reported.wait(), timeout=DIAL_EVENT_WAIT_S)
-                except TimeoutError:
-                    pass
+            if context.outcome is None and context.answered and "9" in events.digits:
+                # C10: the 9 reached Asterisk but the call ended before the route saw
+                # it; it is still an opt-out, committed now
+                await self.store.consent.revoke(
+                    contact.number,
+                    RevocationChannel.KEYPAD,
+                    source_ref=call_id,
+                    recorded_by="keypad",
+                )
+                context.outcome = Outcome.OPTED_OUT
+                context.notes.append("9 seen by AMI after the message")
             verdict = classify_call(
                 reason=reason,
                 dial_status=events.dial_status,
                 cause=events.hangup_cause(),
                 agi_ran=context.answered,
-                digits=context.digits,
+                digits=context.digits + events.digits,
                 route_outcome=context.outcome,
             )
             outcome = Outcome(verdict.outcome.value)

@@ -26,7 +26,9 @@ def verify(json_out: bool = typer.Option(False, "--json")) -> None:
         if json_out:
             print_json({"ok": True, "entries": chain.entries, "head": chain.head_mac})
         else:
-            console.print(f"audit chain intact: {chain.entries} entries, head {chain.head_mac[:16]}")
+            console.print(
+                f"audit chain intact: {chain.entries} entries, head {chain.head_mac[:16]}"
+            )
 
     run_async(body)
 

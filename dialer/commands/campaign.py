@@ -48,8 +48,9 @@ def create(
     purpose: Purpose = typer.Option(..., help="emergency, school, informational, telemarketing"),
     list_name: str = typer.Option(..., "--list", help="Contact list to call"),
     message: str = typer.Option(
-        ..., help="Recording name of the body, or template:NAME (attendance-absence, "
-        "school-closure, appointment-reminder) filled from the contact's fields"
+        ...,
+        help="Recording name of the body, or template:NAME (attendance-absence, "
+        "school-closure, appointment-reminder) filled from the contact's fields",
     ),
     caller_id: str = typer.Option(..., "--caller-id", help="An allowed caller ID (C14)"),
     identification: str = typer.Option("", help="Recording that names the organisation (C8)"),
@@ -164,8 +165,17 @@ class LiveView:
         table.add_column("state")
         table.add_column("calls", justify="right")
         table.add_row("to do", str(self.pending))
-        for key in ("dialing", "done", "completed", "opted-out", "wrong-number", "busy",
-                    "no-answer", "failed", "blocked"):
+        for key in (
+            "dialing",
+            "done",
+            "completed",
+            "opted-out",
+            "wrong-number",
+            "busy",
+            "no-answer",
+            "failed",
+            "blocked",
+        ):
             if self.counts.get(key):
                 table.add_row(key, str(self.counts[key]))
         return table
@@ -215,8 +225,9 @@ def _show_report(report: dict[str, Any], json_out: bool) -> None:
     )
     print_table("Totals", ["outcome", "contacts"], sorted(report["outcomes"].items()))
     if report["blocked_by_reason"]:
-        print_table("Blocked by reason", ["reason", "attempts"],
-                    sorted(report["blocked_by_reason"].items()))
+        print_table(
+            "Blocked by reason", ["reason", "attempts"], sorted(report["blocked_by_reason"].items())
+        )
 
 
 @app.command()
@@ -229,8 +240,11 @@ def status(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
         if json_out:
             print_json({k: report[k] for k in ("campaign", "contacts", "calls_placed", "outcomes")})
         else:
-            print_table(f"{name}: {report['contacts']} contacts", ["outcome", "contacts"],
-                        sorted(report["outcomes"].items()))
+            print_table(
+                f"{name}: {report['contacts']} contacts",
+                ["outcome", "contacts"],
+                sorted(report["outcomes"].items()),
+            )
 
     run_async(body)
 
@@ -263,4 +277,3 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
             print_table("Campaigns", ["campaign", "purpose"], rows)
 
     run_async(body)
-

@@ -27,8 +27,9 @@ from dialer.store.consent import ConsentInput
 from dialer.store.history import number_history
 
 app = typer.Typer(help="Consent records, revocations, erasure and retention.", no_args_is_help=True)
-dnc_app = typer.Typer(help="Do-not-call lists (national and the organisation's own).",
-                      no_args_is_help=True)
+dnc_app = typer.Typer(
+    help="Do-not-call lists (national and the organisation's own).", no_args_is_help=True
+)
 callerid_app = typer.Typer(help="Caller IDs the organisation owns (C14).", no_args_is_help=True)
 
 
@@ -98,7 +99,9 @@ def revoke(
         cfg = settings()
         e164 = normalise(number, cfg.organisation.default_region)
         async with open_store(cfg) as store:
-            result = await store.consent.revoke(e164, channel, source_ref=ref, recorded_by=operator())
+            result = await store.consent.revoke(
+                e164, channel, source_ref=ref, recorded_by=operator()
+            )
         console.print(f"revocation {result.revocation_id} recorded for {mask_number(e164)}")
 
     run_async(body)
@@ -237,7 +240,9 @@ def dnc_import(
 
 
 @dnc_app.command("add")
-def dnc_add(number: str, source: str = typer.Option("staff", help="Where the request came from")) -> None:
+def dnc_add(
+    number: str, source: str = typer.Option("staff", help="Where the request came from")
+) -> None:
     """Put a number on the organisation's own do-not-call list (C4).
 
     Example: dialer dnc add +12025550123 --source "letter 2026-11-02"
@@ -257,7 +262,9 @@ def dnc_add(number: str, source: str = typer.Option("staff", help="Where the req
 
 
 @callerid_app.command("add")
-def callerid_add(number: str, label: str = typer.Option(..., help="e.g. 'District office'")) -> None:
+def callerid_add(
+    number: str, label: str = typer.Option(..., help="e.g. 'District office'")
+) -> None:
     """Allow a caller ID the organisation owns and that accepts DNC requests (C14).
 
     Example: dialer callerid add +12025550100 --label "District office"

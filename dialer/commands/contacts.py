@@ -40,9 +40,7 @@ def import_(
 
     async def body() -> None:
         cfg = settings()
-        parsed = read_contacts(
-            file, cfg.organisation.default_region, cfg.audio.default_language
-        )
+        parsed = read_contacts(file, cfg.organisation.default_region, cfg.audio.default_language)
         if strict and parsed.errors:
             lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:20])
             raise CsvError(f"{file}: {len(parsed.errors)} invalid row(s), nothing loaded:\n{lines}")

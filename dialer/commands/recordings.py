@@ -63,8 +63,15 @@ def add(
                 added_by=operator(),
             )
         if json_out:
-            print_json({"name": name, "language": lang, "version": version,
-                        "duration": recording.duration, "sha256": recording.sha256})
+            print_json(
+                {
+                    "name": name,
+                    "language": lang,
+                    "version": version,
+                    "duration": recording.duration,
+                    "sha256": recording.sha256,
+                }
+            )
         else:
             console.print(
                 f"recording {name!r} ({lang}) version {version}: {recording.duration:.1f} s, "
@@ -82,16 +89,30 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
         async with open_store(settings()) as store:
             rows = await store.recordings.all()
         if json_out:
-            print_json([
-                {"name": r.name, "language": r.language, "version": r.version,
-                 "duration": r.duration, "sha256": r.sha256, "source": r.source_name,
-                 "added_by": r.added_by, "added_at": r.added_at}
-                for r in rows
-            ])
+            print_json(
+                [
+                    {
+                        "name": r.name,
+                        "language": r.language,
+                        "version": r.version,
+                        "duration": r.duration,
+                        "sha256": r.sha256,
+                        "source": r.source_name,
+                        "added_by": r.added_by,
+                        "added_at": r.added_at,
+                    }
+                    for r in rows
+                ]
+            )
         else:
-            print_table("Recordings", ["name", "lang", "version", "seconds", "source", "added by"],
-                        [(r.name, r.language, r.version, f"{r.duration:.1f}", r.source_name,
-                          r.added_by) for r in rows])
+            print_table(
+                "Recordings",
+                ["name", "lang", "version", "seconds", "source", "added by"],
+                [
+                    (r.name, r.language, r.version, f"{r.duration:.1f}", r.source_name, r.added_by)
+                    for r in rows
+                ],
+            )
 
     run_async(body)
 
@@ -106,14 +127,26 @@ def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
             used = await store.campaigns.campaigns_using_recording(name)
         if not rows:
             raise InputError(f"no recording named {name!r}")
-        data = [{"language": r.language, "version": r.version, "duration": r.duration,
-                 "sha256": r.sha256, "source": r.source_name, "added_by": r.added_by,
-                 "added_at": str(r.added_at)} for r in rows]
+        data = [
+            {
+                "language": r.language,
+                "version": r.version,
+                "duration": r.duration,
+                "sha256": r.sha256,
+                "source": r.source_name,
+                "added_by": r.added_by,
+                "added_at": str(r.added_at),
+            }
+            for r in rows
+        ]
         if json_out:
             print_json({"name": name, "versions": data, "used_by": used})
         else:
-            print_table(f"{name} (used by: {', '.join(used) or 'no campaign'})",
-                        list(data[0].keys()), [list(d.values()) for d in data])
+            print_table(
+                f"{name} (used by: {', '.join(used) or 'no campaign'})",
+                list(data[0].keys()),
+                [list(d.values()) for d in data],
+            )
 
     run_async(body)
 

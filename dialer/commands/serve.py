@@ -24,7 +24,6 @@ def serve(
             console.print(f"engine running; FastAGI on {cfg.agi.host}:{cfg.agi.port}")
             for name in campaign:
                 await engine.run_campaign(name)
-            while True:
-                await asyncio.sleep(3600)
+            await asyncio.Event().wait()  # until Ctrl-C / SIGTERM
 
     run_async(body)

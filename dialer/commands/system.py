@@ -132,7 +132,11 @@ def doctor() -> None:
             )
             await client.connect()
             await client.close()
-            report(True, "AMI login", f"{cfg.asterisk.ami_user}@{cfg.asterisk.ami_host}:{cfg.asterisk.ami_port}")
+            report(
+                True,
+                "AMI login",
+                f"{cfg.asterisk.ami_user}@{cfg.asterisk.ami_host}:{cfg.asterisk.ami_port}",
+            )
         except DialerError as exc:
             report(False, "AMI login", str(exc))
         server = FastAgiServer({}, cfg.agi.host, cfg.agi.port)
@@ -144,9 +148,8 @@ def doctor() -> None:
         finally:
             await server.stop()
         sounds: Path = cfg.audio.sounds_dir
-        report(sounds.is_dir(), "sounds folder", str(sounds))
+        report(await asyncio.to_thread(sounds.is_dir), "sounds folder", str(sounds))
         if problems:
             raise typer.Exit(1)
 
     run_async(body)
-    _ = asyncio

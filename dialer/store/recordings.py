@@ -81,15 +81,29 @@ class RecordingStore:
             await conn.execute(
                 "INSERT INTO recordings (name, language, version, duration, sha256, source_name, "
                 "sound_stem, added_by, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, language, version, duration, sha256, source_name, sound_stem, added_by,
-                 ts(now)),
+                (
+                    name,
+                    language,
+                    version,
+                    duration,
+                    sha256,
+                    source_name,
+                    sound_stem,
+                    added_by,
+                    ts(now),
+                ),
             )
             await audit.append(
                 conn,
                 self.sealer,
                 "recording-added",
-                {"name": name, "language": language, "version": version, "sha256": sha256,
-                 "by": added_by},
+                {
+                    "name": name,
+                    "language": language,
+                    "version": version,
+                    "sha256": sha256,
+                    "by": added_by,
+                },
                 now,
             )
         return await self.get(name, language)

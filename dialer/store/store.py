@@ -11,8 +11,8 @@ from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
 from dialer.store.db import Clock, Database, utcnow
-from dialer.store.recordings import RecordingStore
 from dialer.store.migrations import LATEST_VERSION
+from dialer.store.recordings import RecordingStore
 
 
 class Store:

@@ -35,12 +35,28 @@ def ready(tmp_path: Path, sandbox: Sandbox) -> Workspace:
     ws = make_workspace(tmp_path, sandbox)
     number = sample_number(daytime_prefix(), 0, 6)
     ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [number])))
-    ws.ok("contacts", "import",
-          str(write_contacts(tmp_path / "c.csv", [{"phone": number, "id": "a"}])), "--list", "l")
+    ws.ok(
+        "contacts",
+        "import",
+        str(write_contacts(tmp_path / "c.csv", [{"phone": number, "id": "a"}])),
+        "--list",
+        "l",
+    )
     ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
     ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok("campaign", "create", "c", "--purpose", "school", "--list", "l", "--message", "m",
-          "--caller-id", "+12125550100")
+    ws.ok(
+        "campaign",
+        "create",
+        "c",
+        "--purpose",
+        "school",
+        "--list",
+        "l",
+        "--message",
+        "m",
+        "--caller-id",
+        "+12125550100",
+    )
     return ws
 
 

@@ -44,8 +44,9 @@ def school(tmp_path: Path, sandbox: Sandbox) -> tuple[Workspace, dict[str, str]]
         {"student_id": key, "phone": number, "language": "en", "student_name": key}
         for key, number in numbers.items()
     ]
-    rows.append({"student_id": "bad", "phone": "555-CALL-NOW", "language": "en",
-                 "student_name": "x"})
+    rows.append(
+        {"student_id": "bad", "phone": "555-CALL-NOW", "language": "en", "student_name": "x"}
+    )
     contacts = write_contacts(tmp_path / "contacts.csv", rows)
     out = ws.ok("contacts", "import", str(contacts), "--list", "families", "--json")
     report = json.loads(out)
@@ -55,8 +56,17 @@ def school(tmp_path: Path, sandbox: Sandbox) -> tuple[Workspace, dict[str, str]]
     ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "notice")
     ws.ok("callerid", "add", "+12125550100", "--label", "district office")
     ws.ok(
-        "campaign", "create", "conference", "--purpose", "school", "--list", "families",
-        "--message", "notice", "--caller-id", "+12125550100",
+        "campaign",
+        "create",
+        "conference",
+        "--purpose",
+        "school",
+        "--list",
+        "families",
+        "--message",
+        "notice",
+        "--caller-id",
+        "+12125550100",
     )
     return ws, numbers
 
@@ -121,8 +131,17 @@ def test_c10_keypad_opt_out_end_to_end(
 
     # C6/C7: another campaign on the same list: the revoked number is gated out
     ws.ok(
-        "campaign", "create", "reminder", "--purpose", "school", "--list", "families",
-        "--message", "notice", "--caller-id", "+12125550100",
+        "campaign",
+        "create",
+        "reminder",
+        "--purpose",
+        "school",
+        "--list",
+        "families",
+        "--message",
+        "notice",
+        "--caller-id",
+        "+12125550100",
     )
     second = json.loads(ws.ok("campaign", "run", "reminder", "--json"))
     press9 = next(c for c in second["per_contact"] if c["contact"] == "press9")

@@ -14,13 +14,12 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.sandbox import Sandbox
 from typer.testing import CliRunner
 
 from dialer.cli import app
 from dialer.settings import Settings, load_settings
 from dialer.store.store import Store
-
-from support.sandbox import Sandbox
 
 RUNNER = CliRunner()
 

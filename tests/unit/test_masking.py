@@ -42,8 +42,12 @@ def test_c18_log_lines_mask_numbers_in_every_field_console_and_json() -> None:
         configure_logging("info", json=as_json, stream=out)
         log = structlog.get_logger("t")
         structlog.contextvars.bind_contextvars(call_id="abc")
-        log.info("dialing +12025550123", number="+12025550124", nested={"n": "2025550125"},
-                 as_int=12025550126)
+        log.info(
+            "dialing +12025550123",
+            number="+12025550124",
+            nested={"n": "2025550125"},
+            as_int=12025550126,
+        )
         structlog.contextvars.clear_contextvars()
         text = out.getvalue()
         for digits in ("5550123", "5550124", "5550125", "5550126"):

@@ -24,10 +24,21 @@ def attempt(
     no: int = 1,
 ) -> AttemptRow:
     return AttemptRow(
-        id=f"c{contact}-{no}-{allowed}", contact_id=contact, attempt_no=no, decided_at=at,
-        allowed=allowed, reason="allowed" if allowed else "no-consent", detail="",
-        state=AttemptState.DONE, outcome=outcome if allowed else Outcome.BLOCKED,
-        ami_reason=None, dial_status=None, hangup_cause=cause, digits="", language="en", note="",
+        id=f"c{contact}-{no}-{allowed}",
+        contact_id=contact,
+        attempt_no=no,
+        decided_at=at,
+        allowed=allowed,
+        reason="allowed" if allowed else "no-consent",
+        detail="",
+        state=AttemptState.DONE,
+        outcome=outcome if allowed else Outcome.BLOCKED,
+        ami_reason=None,
+        dial_status=None,
+        hangup_cause=cause,
+        digits="",
+        language="en",
+        note="",
     )
 
 
@@ -76,7 +87,9 @@ def test_in_progress_attempt_is_left_alone() -> None:
 
 
 def test_plan_orders_by_due_time_and_list_order() -> None:
-    rows = [attempt(2, outcome=Outcome.BUSY, at=NOW - dt.timedelta(minutes=1)),
-            attempt(3, outcome=Outcome.COMPLETED)]
+    rows = [
+        attempt(2, outcome=Outcome.BUSY, at=NOW - dt.timedelta(minutes=1)),
+        attempt(3, outcome=Outcome.COMPLETED),
+    ]
     planned = plan([1, 2, 3, 4], rows, max_attempts=2, retry_delay=DELAY, now=NOW)
     assert [p.contact_id for p in planned] == [1, 4, 2]

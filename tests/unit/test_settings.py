@@ -18,7 +18,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_and_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
-    cfg = load_settings(_write(tmp_path, '[engine]\nmax_concurrent = 5\n'))
+    cfg = load_settings(_write(tmp_path, "[engine]\nmax_concurrent = 5\n"))
     assert cfg.engine.max_concurrent == 5
     assert cfg.store.path == tmp_path / "dialer.db"
     assert cfg.store.key_file == tmp_path / "dialer.key"
