@@ -45,6 +45,8 @@ class PlayPlan:
     language: str = "en"
     #: segments that fell back to the default language (shown in the report)
     fallbacks: tuple[str, ...] = ()
+    #: what each entry of ``segments`` is (identification, body ...), for the record
+    kinds: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,6 +142,9 @@ async def _play_segments(session: AgiSession, context: CallContext) -> str | Non
             continue
         context.digits += result.digit
         if result.digit in (OPT_OUT_DIGIT, WRONG_NUMBER_DIGIT):
+            kinds = context.plan.kinds
+            during = kinds[index] if index < len(kinds) else f"segment {index + 1}"
+            context.notes.append(f"{result.digit} pressed during {during}")
             return result.digit
         if result.digit == REPEAT_DIGIT and repeats < MAX_REPEATS:
             repeats += 1

@@ -29,6 +29,7 @@ from dialer.audio.message import (
     resolve_message,
 )
 from dialer.audio.message import Contact as AudioContact
+from dialer.audio.preview import preview_message
 from dialer.audio.validate import validate_message
 from dialer.campaign.broadcast import PlayPlan
 from dialer.campaign.model import Campaign, Contact, MessageSpec
@@ -144,6 +145,17 @@ class MessagePlanner:
             ),
             language=language,
             fallbacks=tuple(resolved.fallbacks),
+            kinds=tuple(str(seg.kind) for seg in resolved.segments for _ in seg.stems),
+        )
+
+    async def preview(
+        self, campaign: Campaign, contact: Contact, out_wav: Path, *, voicemail: bool = False
+    ) -> tuple[float, list[str]]:
+        """Write exactly what ``contact`` would hear to ``out_wav`` (seconds, fallbacks)."""
+        composed = await self.compose(campaign.name, campaign.message)
+        message = composed.voicemail if voicemail else composed.live
+        return await asyncio.to_thread(
+            preview_message, message, _audio_contact(contact), self.context, out_wav
         )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from dialer.audio.convert import convert_recording
+from dialer.campaign.messages import MessagePlanner
 from dialer.commands.common import (
     console,
     open_store,
@@ -18,7 +19,7 @@ from dialer.commands.common import (
     run_async,
     settings,
 )
-from dialer.errors import InputError
+from dialer.errors import InputError, NotFoundError
 
 app = typer.Typer(help="Recordings (any common audio format).", no_args_is_help=True)
 
@@ -163,5 +164,35 @@ def remove(name: str) -> None:
             used = await store.campaigns.campaigns_using_recording(name)
             count = await store.recordings.remove(name, used, operator())
         console.print(f"removed {count} version(s) of {name!r}")
+
+    run_async(body)
+
+
+@app.command()
+def preview(
+    campaign: str,
+    contact: str = typer.Option(..., help="The contact's id (student_id / id column)"),
+    out: Path = typer.Option(Path("preview.wav"), help="WAV file to write"),
+    voicemail: bool = typer.Option(False, help="The answering-machine version"),
+) -> None:
+    """Write the exact audio a contact would hear to a WAV file, to listen before launching.
+
+    Example: dialer recordings preview absence --contact s-101 --out s-101.wav
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        async with open_store(cfg) as store:
+            chosen = await store.campaigns.get(campaign)
+            people = await store.contacts.contacts(chosen.list_id)
+            match = next((c for c in people if c.external_id == contact), None)
+            if match is None:
+                raise NotFoundError(f"no contact {contact!r} in list {chosen.list_name!r}")
+            seconds, fallbacks = await MessagePlanner(cfg, store).preview(
+                chosen, match, out, voicemail=voicemail
+            )
+        console.print(f"wrote {out}: {seconds:.1f} s ({match.language})")
+        for line in fallbacks:
+            console.print(f"  language fallback: {line}")
 
     run_async(body)

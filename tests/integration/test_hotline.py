@@ -185,7 +185,7 @@ def revocation_rows(store_path: Path) -> list[tuple[str, str, str, str, str, str
     with sqlite3.connect(store_path) as conn:
         return list(
             conn.execute(
-                "SELECT number_hash, channel, received_at, recorded_at, COALESCE(source_ref, ''), "
+                "SELECT number_hash, channel, _received, recorded_at, COALESCE(source_ref, ''), "
                 "recorded_by FROM revocations ORDER BY id"
             )
         )
@@ -217,7 +217,7 @@ async def test_c5_hotline_caller_pressing_1_revokes_and_the_gate_blocks(
 
         rows = revocation_rows(store.db.path)
         assert len(rows) == 1, call.log
-        number_hash, channel, received_at, recorded_at, source_ref, recorded_by = rows[0]
+        number_hash, channel, _received, recorded_at, source_ref, recorded_by = rows[0]
         assert number_hash == store.sealer.index(number)
         assert channel == RevocationChannel.HOTLINE.value
         assert source_ref == call.hotline_uniqueid  # the call it came from (C5)

@@ -40,6 +40,8 @@ PHONES: dict[int, tuple[str, int, int]] = {
     3: ("phone_busy.xml", 5073, 6030),
     4: ("phone_ring_no_answer.xml", 5074, 6040),
     8: ("phone_answer_press8.xml", 5078, 6080),
+    # numbers ending in 91: presses 9 during the message body
+    91: ("phone_answer_press9_late.xml", 5079, 6090),
 }
 
 #: names accepted by :meth:`Phones.invites` besides the digit itself
@@ -49,6 +51,7 @@ ALIASES: dict[str, int] = {
     "busy": 3,
     "noanswer": 4,
     "press8": 8,
+    "press9late": 91,
 }
 
 _SEPARATOR = "-----------------------------------------------"
