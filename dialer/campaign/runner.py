@@ -36,7 +36,7 @@ from dialer.settings import Settings
 from dialer.store.campaigns import AttemptRow
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
-from dialer.telephony.outcomes import classify_call
+from dialer.telephony.outcomes import BAD_NUMBER_CAUSES, classify_call
 
 log = structlog.get_logger("dialer.runner")
 
@@ -45,6 +45,9 @@ log = structlog.get_logger("dialer.runner")
 ORIGINATE_GRACE_S = 15.0
 #: after a failed originate, how long to wait for the dialplan's DialerDial event
 DIAL_EVENT_WAIT_S = 2.0
+
+#: C16: this many unallocated-number results (any campaign) suppress the number
+REPEATED_BAD_NUMBER = 2
 
 PlanMessage = Callable[[Campaign, Contact], Awaitable[PlayPlan]]
 Progress = Callable[[dict[str, Any]], None]
@@ -229,6 +232,13 @@ class CampaignRunner:
             self._slots.release()
             structlog.contextvars.unbind_contextvars("campaign", "call_id")
 
+    async def _suppress_repeated_bad_number(self, contact: Contact, call_id: str) -> None:
+        """C16: a repeated unallocated-number result suppresses the number for review."""
+        count = await self.store.campaigns.bad_number_results(contact.number, BAD_NUMBER_CAUSES)
+        if count >= REPEATED_BAD_NUMBER:
+            await self.store.consent.suppress_wrong_party(contact.number, call_id)
+            log.info("number suppressed for staff review", reason="unallocated", results=count)
+
     async def _call(
         self, campaign: Campaign, contact: Contact, call_id: str, plan_: PlayPlan
     ) -> Outcome:
@@ -296,14 +306,17 @@ class CampaignRunner:
                 route_outcome=context.outcome,
             )
             outcome = Outcome(verdict.outcome.value)
+            cause = events.hangup_cause()
             await self.store.campaigns.finish(
                 call_id,
                 outcome,
                 ami_reason=reason,
                 dial_status=events.dial_status,
-                hangup_cause=events.hangup_cause(),
+                hangup_cause=cause,
                 note="; ".join([verdict.detail, *context.notes]),
             )
+            if cause in BAD_NUMBER_CAUSES:
+                await self._suppress_repeated_bad_number(contact, call_id)
             return outcome
         finally:
             self.ami.calls.unregister(call_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from dialer.audio import prompts
 from dialer.audio.convert import convert_recording
 from dialer.campaign.messages import MessagePlanner
 from dialer.commands.common import (
@@ -194,5 +195,34 @@ def preview(
         console.print(f"wrote {out}: {seconds:.1f} s ({match.language})")
         for line in fallbacks:
             console.print(f"  language fallback: {line}")
+
+    run_async(body)
+
+
+@app.command("prompt")
+def prompt(
+    name: str,
+    file: Path,
+    language: str = typer.Option("en", help="Language of the recording"),
+) -> None:
+    """Replace a shipped prompt (optout-instruction, optout-confirmation, hotline-welcome...)
+    with your own recording, for one language.
+
+    Example: dialer recordings prompt optout-instruction our-voice.mp3 --language en
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        if name not in prompts.PROMPT_TEXTS[prompts.DEFAULT_LANGUAGE]:
+            known = ", ".join(sorted(prompts.PROMPT_TEXTS[prompts.DEFAULT_LANGUAGE]))
+            raise InputError(f"{name!r} is not a prompt; prompts are: {known}")
+        converted = await asyncio.to_thread(
+            prompts.install_prompt_override,
+            file,
+            name,
+            language,
+            cfg.audio.sounds_dir / "prompt-overrides",
+        )
+        console.print(f"prompt {name!r} ({language}) replaced: {converted.duration_s:.1f} s")
 
     run_async(body)

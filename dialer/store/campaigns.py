@@ -301,6 +301,15 @@ class CampaignStore:
             )
             return cursor.rowcount
 
+    async def bad_number_results(self, number: str, causes: frozenset[int]) -> int:
+        """How many calls to this number, in any campaign, ended as a bad number (C16)."""
+        marks = ",".join("?" * len(causes))
+        row = await self.db.fetchone(
+            f"SELECT COUNT(*) FROM attempts WHERE number_hash = ? AND hangup_cause IN ({marks})",
+            (self.sealer.index(number), *sorted(causes)),
+        )
+        return int(row[0]) if row else 0
+
     async def attempts(self, campaign_id: int) -> list[AttemptRow]:
         rows = await self.db.fetchall(
             f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = ? "
