@@ -377,15 +377,20 @@ async def _revocation_effect(
     to_block: list[float] = []
     blocked = overridden = reconsented = before_recorded = 0
     violations: list[str] = []
-    for _id, number_hash, channel, received_s, recorded_s, _ref in revocations:
+    for _id, number_hash, channel, received_s, recorded_s, source_ref in revocations:
         by_channel[str(channel)] += 1
         received, recorded = parse_ts(received_s), parse_ts(recorded_s)
         delays.append((recorded - received).total_seconds())
-        later = [row for row in attempts_of[number_hash] if parse_ts(row[2]) >= received]
+        # attempts after the request, not counting the call it was made on (keypad)
+        later = [
+            row
+            for row in attempts_of[number_hash]
+            if parse_ts(row[2]) > received and row[1] != source_ref
+        ]
         before_recorded += sum(
             1 for row in later if parse_ts(row[2]) < recorded and row[3] and row[4] == "allowed"
         )
-        nxt = next((row for row in later if parse_ts(row[2]) >= recorded), None)
+        nxt = next((row for row in later if parse_ts(row[2]) > recorded), None)
         if nxt is None:
             continue
         at = parse_ts(nxt[2])

@@ -23,6 +23,12 @@ from dialer.errors import StoreError
 from dialer.store.migrations import LATEST_VERSION, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
+#: the in-loop reader waits at most this long for a lock, then hands the query
+#: to the aiosqlite thread (which waits the full BUSY_TIMEOUT_MS)
+READER_BUSY_TIMEOUT_MS = 20
+#: memory-mapped reads: page look-ups without a read() system call each (the
+#: gate's look-up touches ~6 B-trees per number; measured 38 -> 24 us on 1M numbers)
+MMAP_BYTES = 1 << 30
 
 Clock = Callable[[], dt.datetime]
 
@@ -39,6 +45,10 @@ def ts(moment: dt.datetime) -> str:
 
 
 def parse_ts(text: str) -> dt.datetime:
+    # fromisoformat reads our fixed-width form ~40x faster than strptime (the
+    # gate's look-up parses several per number, C2); other text takes the strict path
+    if len(text) == 27 and text[-1] == "Z":
+        return dt.datetime.fromisoformat(text)
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
 
 
@@ -49,6 +59,7 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     async def open(cls, path: Path, *, migrate_to: int | None = LATEST_VERSION) -> Database:
@@ -65,6 +76,7 @@ class Database:
             await conn.execute("PRAGMA foreign_keys = ON")
             # deleted data must not linger in free pages (C17, C18)
             await conn.execute("PRAGMA secure_delete = ON")
+            await conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             if migrate_to is not None:
                 await db.migrate(migrate_to)
         except sqlite3.DatabaseError as exc:
@@ -76,7 +88,51 @@ class Database:
         return db
 
     async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         await self.conn.close()
+
+    async def quick_read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """A short indexed read (the gate's look-up, C2) run on the event loop itself.
+
+        aiosqlite hands every call to its thread and back, ~50 us on this
+        machine, more than the indexed query itself (~20 us). A read-only
+        second connection in WAL mode sees every committed write at the start
+        of each statement (a revocation committed a moment ago by the hotline
+        process blocks this attempt, C6) and never waits for a writer, so it
+        can run right here. If it ever meets a lock (a checkpoint or a WAL
+        recovery in progress) it gives up after a few ms and the query goes
+        to the aiosqlite thread instead, so the loop is never held long.
+        Only for quick reads: results are fetched whole, no transaction stays open.
+        """
+        values = tuple(params)
+        try:
+            reader = self._reader or self._open_reader()
+            return reader.execute(sql, values).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise StoreError(f"database query failed: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"database query failed: {exc}") from exc
+        try:
+            return list(await self.conn.execute_fetchall(sql, values))
+        except sqlite3.Error as exc:
+            raise StoreError(f"database query failed: {exc}") from exc
+
+    def _open_reader(self) -> sqlite3.Connection:
+        reader = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        try:
+            reader.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
+            reader.execute("PRAGMA query_only = ON")
+            reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        except sqlite3.Error:
+            reader.close()
+            raise
+        self._reader = reader
+        return reader
 
     async def version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
