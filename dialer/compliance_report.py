@@ -7,7 +7,7 @@ take the gate's word for it: the figures that must be zero are *recomputed*
 from the raw rows, independently of ``dialer.consent.gate``:
 
 * calls outside the window: every allowed non-emergency attempt's number is
-  unsealed (``contacts.number_sealed``) and its local time re-checked in every
+  unsealed (``contacts.number_sealed`` of its keyed hash) and its local time re-checked in every
   zone of the number (``dialer.consent.windows``, C12);
 * calls without required consent: every allowed attempt is re-checked against
   the consents and revocations the store held at its ``decided_at`` (C2, C3,
@@ -152,11 +152,12 @@ def _needed_kind(scope: str, written: bool, purpose: Purpose) -> bool:
 
 
 def _live_consent(
-    consents: list[Any], revocations: list[Any], purpose: Purpose, at: dt.datetime
+    consents: list[Any], revocations: list[Any], purpose: Purpose, at: dt.datetime, call_id: str
 ) -> bool:
     """A consent of the needed kind the store held at ``at``, obtained after every
-    revocation the store held at ``at`` (a re-consent lifts a revocation)."""
-    known = [parse_ts(r[1]) for r in revocations if parse_ts(r[2]) <= at]
+    revocation the store held at ``at`` (a re-consent lifts a revocation). A
+    revocation made *on* call ``call_id`` (keypad) came after its decision."""
+    known = [parse_ts(r[1]) for r in revocations if parse_ts(r[2]) <= at and r[3] != call_id]
     last = max(known) if known else None
     return any(
         parse_ts(c[4]) <= at
@@ -236,7 +237,8 @@ async def audit_report(
     )
     revocations_of = await _by_hash(
         store,
-        "SELECT number_hash, received_at, recorded_at FROM revocations WHERE number_hash IN ({})",
+        "SELECT number_hash, received_at, recorded_at, source_ref FROM revocations "
+        "WHERE number_hash IN ({})",
         hashes,
     )
 
@@ -267,30 +269,19 @@ async def audit_report(
     return data
 
 
-async def _numbers_by_contact(
-    store: Store, attempts: Sequence[_Attempt]
-) -> tuple[dict[int, bytes], dict[str, bytes]]:
-    ids = sorted({str(a.contact_id) for a in attempts})
-    by_id: dict[int, bytes] = {}
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        for row in await store.db.fetchall(
-            f"SELECT id, number_sealed FROM contacts WHERE id IN ({marks})", chunk
-        ):
-            by_id[int(row[0])] = bytes(row[1])
-    # a list loaded again (--replace) has new contact ids: fall back to the hash
-    missing = [a.number_hash for a in attempts if a.contact_id not in by_id]
-    by_hash = {
-        h: bytes(rows[0][1])
-        for h, rows in (
-            await _by_hash(
-                store,
-                "SELECT number_hash, number_sealed FROM contacts WHERE number_hash IN ({})",
-                missing,
-            )
-        ).items()
-    }
-    return by_id, by_hash
+async def _sealed_numbers(store: Store, attempts: Sequence[_Attempt]) -> dict[str, bytes]:
+    """The sealed number of each attempt's ``number_hash``, from any contact row.
+
+    By hash, not by ``contact_id``: a list loaded again (``--replace``) gets new
+    contact ids and SQLite may hand the old ids to other people; the keyed hash
+    always names the same number.
+    """
+    rows = await _by_hash(
+        store,
+        "SELECT number_hash, number_sealed FROM contacts WHERE number_hash IN ({})",
+        {a.number_hash for a in attempts},
+    )
+    return {h: bytes(found[0][1]) for h, found in rows.items()}
 
 
 async def _window_check(
@@ -301,11 +292,11 @@ async def _window_check(
 ) -> dict[str, Any]:
     """C12 recomputed: local time of every allowed non-emergency call, every zone."""
     subject = [a for a in allowed if a.purpose is not Purpose.EMERGENCY]
-    by_id, by_hash = await _numbers_by_contact(store, subject)
+    sealed_of = await _sealed_numbers(store, subject)
     outside: list[str] = []
     unverifiable = 0
     for a in subject:
-        sealed = by_id.get(a.contact_id) or by_hash.get(a.number_hash)
+        sealed = sealed_of.get(a.number_hash)
         if sealed is None:
             unverifiable += 1  # the contact was erased (C17)
             continue
@@ -335,7 +326,7 @@ def _consent_check(
         if a.purpose is Purpose.EMERGENCY:
             continue
         if _live_consent(
-            consents_of[a.number_hash], revocations_of[a.number_hash], a.purpose, a.at
+            consents_of[a.number_hash], revocations_of[a.number_hash], a.purpose, a.at, a.id
         ):
             checked += 1
             continue
@@ -400,7 +391,7 @@ async def _revocation_effect(
         elif nxt[4] == "emergency-override":
             overridden += 1
         elif _live_consent(
-            consents_of[number_hash], revocations_of[number_hash], Purpose(nxt[5]), at
+            consents_of[number_hash], revocations_of[number_hash], Purpose(nxt[5]), at, nxt[1]
         ):
             reconsented += 1
         else:

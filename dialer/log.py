@@ -54,11 +54,24 @@ def mask_processor(
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of writing (tests swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(
     level: str = "info", json: bool = False, stream: TextIO | None = None
 ) -> None:
     """Configure structlog for this process; safe to call again (tests do)."""
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json

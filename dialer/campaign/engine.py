@@ -60,9 +60,17 @@ class Engine:
         await self.agi.stop()
         await self.ami.close()
 
-    async def run_campaign(self, name: str, progress: Progress | None = None) -> RunSummary:
+    async def run_campaign(
+        self, name: str, progress: Progress | None = None, *, wait_for_window: bool = False
+    ) -> RunSummary:
         runner = CampaignRunner(
-            self.store, self.settings, self.ami, self.registry, self.messages.plan, progress
+            self.store,
+            self.settings,
+            self.ami,
+            self.registry,
+            self.messages.plan,
+            progress,
+            wait_for_window=wait_for_window,
         )
         return await runner.run(name)
 

@@ -29,8 +29,9 @@ from dialer.campaign.broadcast import CallContext, CallRegistry, PlayPlan
 from dialer.campaign.model import Campaign, Contact, Outcome
 from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.gate import decide
-from dialer.consent.model import CampaignRules, Purpose, RevocationChannel
-from dialer.consent.rules import check_can_start
+from dialer.consent.model import CampaignRules, Purpose, Reason, RevocationChannel
+from dialer.consent.rules import check_can_start, effective_window
+from dialer.consent.windows import next_window_opening
 from dialer.errors import TelephonyError
 from dialer.settings import Settings
 from dialer.store.campaigns import AttemptRow
@@ -72,6 +73,8 @@ class CampaignRunner:
         registry: CallRegistry,
         plan_message: PlanMessage,
         progress: Progress | None = None,
+        *,
+        wait_for_window: bool = False,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -81,6 +84,9 @@ class CampaignRunner:
         self.progress = progress or (lambda _event: None)
         self._slots = asyncio.Semaphore(settings.engine.max_concurrent)
         self._next_start = 0.0
+        #: keep outside-window contacts queued until their window opens (C12)
+        self.wait_for_window = wait_for_window
+        self._failure: BaseException | None = None
 
     async def run(self, name: str) -> RunSummary:
         started = time.monotonic()
@@ -117,6 +123,8 @@ class CampaignRunner:
                             self._after,
                             item=item,
                             campaign=campaign,
+                            rules=rules,
+                            contact=contacts[item.contact_id],
                             queue=queue,
                             retry_delay=retry_delay,
                         )
@@ -127,6 +135,8 @@ class CampaignRunner:
                         await asyncio.wait(active, timeout=max(0.05, min(wait, 1.0)))
                     else:
                         await asyncio.sleep(max(0.05, min(wait, 5.0)))
+                if self._failure is not None:
+                    raise self._failure
                 if not self.ami.connected:
                     raise TelephonyError(
                         "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
@@ -144,20 +154,42 @@ class CampaignRunner:
     def _after(
         self,
         task: asyncio.Task[list[AttemptRow]],
+        *,
         item: Planned,
         campaign: Campaign,
+        rules: CampaignRules,
+        contact: Contact,
         queue: list[Planned],
         retry_delay: dt.timedelta,
     ) -> None:
-        """Schedule a retry when the finished attempt calls for one."""
-        if task.cancelled() or task.exception() is not None:
+        """Schedule what comes next for this contact: a retry, or the window's opening."""
+        if task.cancelled():
+            return
+        failure = task.exception()
+        if failure is not None:
+            # never swallow: the run stops and the error reaches the operator
+            self._failure = self._failure or failure
+            return
+        rows = task.result()
+        now = self.store.clock()
+        latest = rows[-1] if rows else None
+        if (
+            self.wait_for_window
+            and latest is not None
+            and latest.reason == Reason.OUTSIDE_WINDOW.value
+        ):
+            start, end = effective_window(rules.purpose, rules.window_start, rules.window_end)
+            opening = next_window_opening(contact.number, start, end, now, rules.fallback_timezone)
+            if opening is not None:
+                queue.append(Planned(opening, item.contact_id, item.attempt_no))
+                self.progress({"event": "deferred", "until": opening.isoformat()})
             return
         step = next_step(
             item.contact_id,
-            task.result(),
+            rows,
             max_attempts=campaign.max_attempts,
             retry_delay=retry_delay,
-            now=self.store.clock(),
+            now=now,
         )
         if step is not None and step.attempt_no > item.attempt_no:
             queue.append(step)

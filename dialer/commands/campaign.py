@@ -150,6 +150,8 @@ class LiveView:
         kind = event["event"]
         if kind == "start":
             self.pending = int(event["pending"])
+        elif kind == "deferred":
+            self.counts["waiting for window"] += 1
         elif kind == "dialing":
             self.counts["dialing"] += 1
         elif kind == "outcome":
@@ -185,8 +187,14 @@ class LiveView:
 def run(
     name: str,
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON at the end"),
+    wait_for_window: bool = typer.Option(
+        False, help="Wait for callees whose local calling window is closed (C12)"
+    ),
 ) -> None:
     """Run a campaign in the foreground with a live view; ends when every contact is done.
+
+    Contacts outside their local calling window are reported as blocked (outside-window)
+    and gated again by the next run; with --wait-for-window the run waits for them.
 
     Example: dialer campaign run snow-day
     """
@@ -196,11 +204,11 @@ def run(
         view = LiveView(name)
         async with open_store(cfg) as store, Engine(cfg, store) as engine:
             if json_out or not console.is_terminal:
-                await engine.run_campaign(name, view)
+                await engine.run_campaign(name, view, wait_for_window=wait_for_window)
             else:
                 with Live(view.render(), console=console, refresh_per_second=4) as live:
                     view.live = live
-                    await engine.run_campaign(name, view)
+                    await engine.run_campaign(name, view, wait_for_window=wait_for_window)
             report = await campaign_report(store, name)
         _show_report(report, json_out)
 

@@ -17,7 +17,6 @@ not weaken the others:
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from dataclasses import dataclass
@@ -83,7 +82,8 @@ class Sealer:
 
     def index(self, e164: str) -> str:
         """Keyed hash used for every lookup of a number (never the number itself)."""
-        return hmac.new(self._keys.index, e164.encode(), hashlib.sha256).hexdigest()
+        # hmac.digest: the one-shot C path, ~3x faster than building an HMAC object
+        return hmac.digest(self._keys.index, e164.encode(), "sha256").hex()
 
     def seal(self, plaintext: str, context: bytes = b"") -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -100,4 +100,4 @@ class Sealer:
             ) from exc
 
     def audit_mac(self, data: bytes) -> str:
-        return hmac.new(self._keys.audit, data, hashlib.sha256).hexdigest()
+        return hmac.digest(self._keys.audit, data, "sha256").hex()

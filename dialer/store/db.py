@@ -41,7 +41,8 @@ def ts(moment: dt.datetime) -> str:
     """Fixed-width UTC text, so SQL text comparison orders like time."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime given to the store")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is ~10x faster than strftime and always zero-pads (same text)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
 
 
 def parse_ts(text: str) -> dt.datetime:

@@ -312,7 +312,7 @@ async def test_c20_period_bounds(world: World) -> None:
     assert sum(early["calls_placed_by_purpose"].values()) == 4  # A1, B1, E1, C1
     assert early["calls_blocked_by_reason"] == {"no-consent": 1}
     assert early["revocations"]["total"] == 0
-    late = await audit_report(world.store, T0 + dt.timedelta(hours=2), None)
+    late = await audit_report(world.store, T0 + dt.timedelta(hours=1, minutes=55), None)
     assert late["revocations"]["total"] == 3
     assert late["calls_placed_by_purpose"]["school"] == 0
     everything = await audit_report(world.store, None, None)
@@ -403,7 +403,7 @@ async def test_c20_render_shows_every_table_and_requirement(world: World) -> Non
     data = await audit_report(world.store, T0, None)
     console = Console(record=True, width=200)
     render_report(data, console)
-    text = console.export_text()
+    text = " ".join(console.export_text().split())  # titles wrap to table width
     for heading in (
         "Calls placed by purpose",
         "Calls blocked by reason",
