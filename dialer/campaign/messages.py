@@ -71,6 +71,8 @@ class MessagePlanner:
             default_region=settings.organisation.default_region,
         )
         self._composed: dict[str, ComposedMessage] = {}
+        #: resolved plans: they depend only on the language, and for templates the fields
+        self._plans: dict[tuple[str, str, frozenset[tuple[str, str]]], PlayPlan] = {}
 
     def asterisk_name(self, stem: Path) -> str:
         """The name AGI uses for a file under sounds_dir (no extension)."""
@@ -124,6 +126,20 @@ class MessagePlanner:
             )
 
     async def plan(self, campaign: Campaign, contact: Contact) -> PlayPlan:
+        personal = campaign.message.body.startswith(TEMPLATE_PREFIX)
+        key = (
+            campaign.name,
+            contact.language,
+            frozenset(contact.fields.items()) if personal else frozenset(),
+        )
+        cached = self._plans.get(key)
+        if cached is None:
+            cached = await self._plan(campaign, contact)
+            if len(self._plans) < 10_000:
+                self._plans[key] = cached
+        return cached
+
+    async def _plan(self, campaign: Campaign, contact: Contact) -> PlayPlan:
         composed = self._composed.get(campaign.name)
         if composed is None:
             composed = self._composed[campaign.name] = await self.compose(

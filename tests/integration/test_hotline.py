@@ -185,7 +185,7 @@ def revocation_rows(store_path: Path) -> list[tuple[str, str, str, str, str, str
     with sqlite3.connect(store_path) as conn:
         return list(
             conn.execute(
-                "SELECT number_hash, channel, _received, recorded_at, COALESCE(source_ref, ''), "
+                "SELECT number_hash, channel, received_at, recorded_at, COALESCE(source_ref, ''), "
                 "recorded_by FROM revocations ORDER BY id"
             )
         )

@@ -64,6 +64,8 @@ def make_workspace(
     sandbox: Sandbox,
     *,
     ring_timeout: int = 6,
+    max_concurrent: int = 20,
+    calls_per_second: float = 50,
     extra: str = "",
     org: str = "Springfield Public Schools",
 ) -> Workspace:
@@ -85,8 +87,8 @@ ring_timeout = {ring_timeout}
 port = {free_port()}
 
 [engine]
-calls_per_second = 50
-max_concurrent = 20
+calls_per_second = {calls_per_second}
+max_concurrent = {max_concurrent}
 
 [audio]
 sounds_dir = "{sounds}"
