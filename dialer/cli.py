@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from dialer import __version__
-from dialer.commands import audit, campaign, consent, contacts, recordings, serve, system
+from dialer.commands import audit, campaign, consent, contacts, recordings, serve, sms, system
 from dialer.commands.common import GLOBALS
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app.add_typer(contacts.app, name="contacts")
 app.add_typer(recordings.app, name="recordings")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
+app.add_typer(sms.app, name="sms")
 
 
 def _version(value: bool) -> None:

@@ -20,7 +20,13 @@ clear message and an exit code, and nothing foreign leaks out::
         ├── AmiConnectError      cannot connect to AMI (host/port)
         ├── AmiAuthError         AMI login refused (user/secret)
         ├── AmiTimeoutError      an AMI action got no answer in time
-        └── AgiServerError       the FastAGI server cannot start (port in use ...)
+        ├── AgiServerError       the FastAGI server cannot start (port in use ...)
+        ├── AgiProtocolError     (telephony/agi_protocol.py) Asterisk's AGI reply is not
+        │                        what the protocol allows (510/520, garbage)
+        └── CallerHangup         (hotline.py) the caller hung up: a normal end of a call
+
+Not a DialerError on purpose: ``telephony.fastagi.CallHungUp`` is control flow
+inside one AGI session (the channel is gone); the server catches it.
 """
 
 from __future__ import annotations

@@ -56,8 +56,14 @@ def report(
     """
 
     async def body() -> None:
-        async with open_store(settings()) as store:
-            data = await audit_report(store, _date(since, "--since"), _date(until, "--until"))
+        cfg = settings()
+        async with open_store(cfg) as store:
+            data = await audit_report(
+                store,
+                _date(since, "--since"),
+                _date(until, "--until"),
+                fallback_timezone=cfg.organisation.timezone,
+            )
         if json_out:
             print_json(data)
         else:
