@@ -16,6 +16,7 @@ from dialer.campaign.model import MessageSpec
 from dialer.campaign.report import campaign_report
 from dialer.commands.common import (
     console,
+    emit_rows,
     open_store,
     operator,
     print_json,
@@ -279,9 +280,6 @@ def list_(json_out: bool = typer.Option(False, "--json")) -> None:
     async def body() -> None:
         async with open_store(settings()) as store:
             rows = await store.campaigns.names()
-        if json_out:
-            print_json([{"campaign": n, "purpose": p} for n, p in rows])
-        else:
-            print_table("Campaigns", ["campaign", "purpose"], rows)
+        emit_rows("Campaigns", ["campaign", "purpose"], rows, json_out)
 
     run_async(body)

@@ -94,3 +94,13 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     console.print(table)
+
+
+def emit_rows(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_out: bool
+) -> None:
+    """A listing: a table for people, a list of objects keyed by column for scripts."""
+    if json_out:
+        print_json([dict(zip(columns, row, strict=True)) for row in rows])
+    else:
+        print_table(title, columns, rows)

@@ -10,6 +10,7 @@ import typer
 
 from dialer.commands.common import (
     console,
+    emit_rows,
     fail,
     open_store,
     operator,
@@ -287,10 +288,7 @@ def callerid_list(json_out: bool = typer.Option(False, "--json")) -> None:
     async def body() -> None:
         async with open_store(settings()) as store:
             rows = await store.consent.caller_ids()
-        if json_out:
-            print_json([{"number": n, "label": lbl, "added_at": at} for n, lbl, at in rows])
-        else:
-            print_table("Caller IDs", ["number", "label", "added"], rows)
+        emit_rows("Caller IDs", ["number", "label", "added_at"], rows, json_out)
 
     run_async(body)
 

@@ -8,6 +8,7 @@ import typer
 
 from dialer.commands.common import (
     console,
+    emit_rows,
     open_store,
     operator,
     print_json,
@@ -17,6 +18,8 @@ from dialer.commands.common import (
 )
 from dialer.csvfiles import read_contacts
 from dialer.errors import CsvError
+from dialer.masking import mask_number
+from dialer.numbers import normalise
 
 app = typer.Typer(help="Contact lists (SIS exports).", no_args_is_help=True)
 
@@ -77,9 +80,36 @@ def lists(json_out: bool = typer.Option(False, "--json")) -> None:
     async def body() -> None:
         async with open_store(settings()) as store:
             rows = await store.contacts.lists()
-        if json_out:
-            print_json([{"list": n, "contacts": c} for n, c in rows])
-        else:
-            print_table("Contact lists", ["list", "contacts"], rows)
+        emit_rows("Contact lists", ["list", "contacts"], rows, json_out)
+
+    run_async(body)
+
+
+@app.command("review")
+def review(
+    clear: str = typer.Option("", help="A number staff checked: lift its wrong-party block"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Contacts flagged as a wrong party (keypad 8, or unallocated twice, C16).
+
+    Staff check the number with the family, fix the list, then lift the block.
+    Example: dialer contacts review --clear +12025550123
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        async with open_store(cfg) as store:
+            if clear:
+                number = normalise(clear, cfg.organisation.default_region)
+                await store.consent.clear_wrong_party(number, operator())
+                console.print(f"{mask_number(number)} may be called again")
+                return
+            flagged = await store.contacts.needing_review()
+        emit_rows(
+            "Contacts to review (wrong party)",
+            ["list", "contact", "number"],
+            [(name, c.external_id, mask_number(c.number)) for name, c in flagged],
+            json_out,
+        )
 
     run_async(body)

@@ -112,6 +112,15 @@ class ContactStore:
             needs_review=bool(row[5]),
         )
 
+    async def needing_review(self) -> list[tuple[str, Contact]]:
+        """Contacts flagged as a wrong party (C16), with their list's name."""
+        rows = await self.db.fetchall(
+            "SELECT c.id, c.external_id, c.number_sealed, c.language, c.fields_sealed, "
+            "c.needs_review, l.name FROM contacts c JOIN contact_lists l ON l.id = c.list_id "
+            "WHERE c.needs_review = 1 ORDER BY l.name, c.id"
+        )
+        return [(str(r[6]), self._contact(r)) for r in rows]
+
     async def lists(self) -> list[tuple[str, int]]:
         rows = await self.db.fetchall(
             "SELECT l.name, COUNT(c.id) FROM contact_lists l LEFT JOIN contacts c "

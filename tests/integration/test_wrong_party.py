@@ -85,3 +85,13 @@ def test_c16_wrong_number_keypress_and_repeated_unallocated_suppress(
             await store.close()
 
     assert asyncio.run(flagged()) == {"wrong": True, "gone": True}
+
+    # staff see both in the review list, check one with the family and lift its block
+    listed = json.loads(ws.ok("contacts", "review", "--json"))
+    assert sorted(row["contact"] for row in listed) == ["gone", "wrong"]
+    assert all("******" in row["number"] for row in listed)
+    ws.ok("contacts", "review", "--clear", wrong)
+    assert [row["contact"] for row in json.loads(ws.ok("contacts", "review", "--json"))] == ["gone"]
+    fourth = _run(ws, "fourth")
+    assert fourth["wrong"]["gate"] == Reason.ALLOWED.value
+    assert fourth["gone"]["gate"] == Reason.WRONG_PARTY.value
