@@ -133,10 +133,15 @@ class FrequencyCap:
     without_consent_only: bool = False
 
 
-#: C13 defaults: telemarketing 3 per 24 h; calls without consent 3 per 30 days.
+#: C13 defaults: telemarketing 3 per 24 h; calls without consent under the
+#: residential exemption (informational campaigns) 3 per 30 days. Emergency calls
+#: are exempt under 47 CFR 64.1200(a)(1), not under the residential exemption, so
+#: this cap never drops a closure or safety alert.
 DEFAULT_CAPS: tuple[FrequencyCap, ...] = (
     FrequencyCap(3, dt.timedelta(hours=24), frozenset({Purpose.TELEMARKETING})),
-    FrequencyCap(3, dt.timedelta(days=30), without_consent_only=True),
+    FrequencyCap(
+        3, dt.timedelta(days=30), frozenset({Purpose.INFORMATIONAL}), without_consent_only=True
+    ),
 )
 
 #: C12 default calling window, and the strictest state rule for telemarketing.

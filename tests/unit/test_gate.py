@@ -176,7 +176,8 @@ def oracle(
     without_30d = sum(1 for age, wc in calls if age <= dt.timedelta(days=30) and not wc)
     if purpose is T and in_24h >= 3:
         return Reason.FREQUENCY_CAP, with_consent
-    if not with_consent and without_30d >= 3:
+    # the residential exemption's cap; emergency calls are exempt on their own ground
+    if purpose is I and not with_consent and without_30d >= 3:
         return Reason.FREQUENCY_CAP, with_consent
     return (Reason.EMERGENCY_OVERRIDE if used_override else Reason.ALLOWED), with_consent
 
@@ -466,10 +467,11 @@ def test_c13_residential_exemption_at_most_3_calls_without_consent_per_30_days()
     assert (d.allowed, d.with_consent) == (True, True)
 
 
-def test_c13_emergency_without_consent_is_capped_too() -> None:
+def test_c13_emergency_alerts_are_not_dropped_by_the_residential_exemption_cap() -> None:
     calls = tuple(CallFact(NOON - dt.timedelta(days=d), E, with_consent=False) for d in (1, 2, 3))
     d = decide(NY, NumberFacts(recent_calls=calls), rules_for(E), NOON)
-    assert d.reason is Reason.FREQUENCY_CAP
+    assert d.allowed
+    assert not d.with_consent
     facts = NumberFacts(consents=(SCHOOL_CONSENT,), recent_calls=calls)
     assert decide(NY, facts, rules_for(E), NOON).allowed
 
