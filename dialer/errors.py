@@ -20,6 +20,7 @@ clear message and an exit code, and nothing foreign leaks out::
         ├── AmiConnectError      cannot connect to AMI (host/port)
         ├── AmiAuthError         AMI login refused (user/secret)
         ├── AmiTimeoutError      an AMI action got no answer in time
+        │   └── AmiNotSentError  the action was never sent: not connected
         ├── AgiServerError       the FastAGI server cannot start (port in use ...)
         ├── AgiProtocolError     (telephony/agi_protocol.py) Asterisk's AGI reply is not
         │                        what the protocol allows (510/520, garbage)
@@ -105,6 +106,10 @@ class AmiAuthError(TelephonyError):
 
 class AmiTimeoutError(TelephonyError):
     """An AMI action got no answer in time."""
+
+
+class AmiNotSentError(AmiTimeoutError):
+    """The action was never sent (not connected): nothing happened in Asterisk."""
 
 
 class AgiServerError(TelephonyError):

@@ -21,6 +21,9 @@ class Outcome(StrEnum):
     BLOCKED = "blocked"
     #: the engine stopped (crash, Ctrl-C) while the call was up: never redialled
     INTERRUPTED = "interrupted"
+    #: the gate allowed it but the originate was never sent (Asterisk gone):
+    #: nobody was called, so the contact is gated and dialled again next time
+    NOT_PLACED = "not-placed"
 
 
 class AttemptState(StrEnum):

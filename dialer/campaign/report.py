@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from dialer.campaign.model import Outcome
 from dialer.masking import mask_number
 from dialer.store.store import Store
+
+
+def _placed(attempt: Any) -> bool:
+    return bool(attempt.allowed) and attempt.outcome is not Outcome.NOT_PLACED
 
 
 async def campaign_report(store: Store, name: str) -> dict[str, Any]:
@@ -42,7 +47,7 @@ async def campaign_report(store: Store, name: str) -> dict[str, Any]:
                 "contact": contact.external_id,
                 "number": mask_number(contact.number),
                 "outcome": outcome,
-                "attempts": sum(1 for a in history if a.allowed),
+                "attempts": sum(1 for a in history if _placed(a)),
                 "gate": latest.reason if latest else "",
                 "detail": (
                     latest.detail
@@ -60,7 +65,7 @@ async def campaign_report(store: Store, name: str) -> dict[str, Any]:
         "campaign": campaign.name,
         "purpose": campaign.purpose.value,
         "contacts": len(contacts),
-        "calls_placed": sum(1 for a in attempts if a.allowed),
+        "calls_placed": sum(1 for a in attempts if _placed(a)),
         "outcomes": dict(outcomes),
         "blocked_by_reason": dict(blocked),
         "language_fallbacks": fallback,

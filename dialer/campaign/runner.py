@@ -32,7 +32,7 @@ from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Purpose, Reason, RevocationChannel
 from dialer.consent.rules import check_can_start, effective_window
 from dialer.consent.windows import next_window_opening
-from dialer.errors import TelephonyError
+from dialer.errors import AmiNotSentError, TelephonyError
 from dialer.settings import Settings
 from dialer.store.campaigns import AttemptRow
 from dialer.store.store import Store
@@ -46,6 +46,9 @@ log = structlog.get_logger("dialer.runner")
 ORIGINATE_GRACE_S = 15.0
 #: after a failed originate, how long to wait for the dialplan's DialerDial event
 DIAL_EVENT_WAIT_S = 2.0
+
+#: verdicts the callee gave on the keypad: kept whatever happens to the line afterwards
+_KEYPAD_VERDICTS = frozenset({Outcome.OPTED_OUT, Outcome.WRONG_NUMBER})
 
 #: C16: this many unallocated-number results (any campaign) suppress the number
 REPEATED_BAD_NUMBER = 2
@@ -254,9 +257,10 @@ class CampaignRunner:
                 self.progress({"event": "blocked", "reason": decision.reason.value})
                 outcome = Outcome.BLOCKED
             else:
-                summary.placed += 1
                 self.progress({"event": "dialing"})
                 outcome = await self._call(campaign, contact, call_id, plan_)
+                if outcome is not Outcome.NOT_PLACED:
+                    summary.placed += 1
             summary.outcomes[outcome.value] += 1
             self.progress({"event": "outcome", "outcome": outcome.value})
             return await self.store.campaigns.contact_attempts(campaign.id, contact.id)
@@ -305,6 +309,13 @@ class CampaignRunner:
                     timeout=ring + ORIGINATE_GRACE_S,
                 )
                 reason = result.reason
+            except AmiNotSentError as exc:
+                # nothing reached Asterisk: nobody was called, dial again next run
+                log.warning("originate not sent", error=str(exc))
+                await self.store.campaigns.finish(
+                    call_id, Outcome.NOT_PLACED, note="not sent: Asterisk unreachable"
+                )
+                return Outcome.NOT_PLACED
             except (TimeoutError, TelephonyError) as exc:
                 log.warning("originate got no answer", error=str(exc))
                 reason = None
@@ -338,6 +349,10 @@ class CampaignRunner:
                 route_outcome=context.outcome,
             )
             outcome = Outcome(verdict.outcome.value)
+            if not self.ami.connected and context.outcome not in _KEYPAD_VERDICTS:
+                # Asterisk went away during the call: what the callee heard is unknown
+                outcome = Outcome.INTERRUPTED
+                context.notes.append("lost the AMI connection during the call")
             cause = events.hangup_cause()
             await self.store.campaigns.finish(
                 call_id,

@@ -9,7 +9,7 @@ latest state of the contact                 decision
 ==========================================  =====================================
 no attempt yet                              dial now
 latest decision was *blocked* by the gate   gate again now (consent may have
-                                            changed; a block is not a call)
+  (or allowed, but never sent: not-placed)  changed; a block is not a call)
 completed / opted-out / wrong-number        done: never dialled again
 interrupted (engine died during the call)   done: never dialled again (no double
                                             call; staff can start a new campaign)
@@ -53,9 +53,9 @@ def next_step(
     """The next planned attempt for one contact, or None when it is done."""
     if not attempts:
         return Planned(now, contact_id, 1)
-    placed = [a for a in attempts if a.allowed]
+    placed = [a for a in attempts if a.allowed and a.outcome is not Outcome.NOT_PLACED]
     latest = attempts[-1]
-    if not latest.allowed:
+    if not latest.allowed or latest.outcome is Outcome.NOT_PLACED:
         return Planned(now, contact_id, len(placed) + 1)
     if latest.outcome is None:
         return None  # still in progress in another runner: leave it alone

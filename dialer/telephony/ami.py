@@ -36,7 +36,13 @@ from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.manager import Manager
 
-from dialer.errors import AmiAuthError, AmiConnectError, AmiTimeoutError, TelephonyError
+from dialer.errors import (
+    AmiAuthError,
+    AmiConnectError,
+    AmiNotSentError,
+    AmiTimeoutError,
+    TelephonyError,
+)
 from dialer.settings import DEFAULT_AMI_PORT
 from dialer.telephony.outcomes import parse_cause
 
@@ -442,7 +448,7 @@ class AmiClient:
         lost = self._lost
         manager = self._manager
         if lost is None or lost.done() or manager is None:
-            raise AmiTimeoutError(
+            raise AmiNotSentError(
                 f"AMI action {name} not sent: not connected to Asterisk AMI at {self.where}"
             )
         action = Action(dict(headers))
