@@ -103,8 +103,6 @@ def broadcast_route(
                 context.notes.append("callee hung up during the message")
         finally:
             context.agi_done = True
-            if context.digits:
-                await store.campaigns.add_digits(call_id, context.digits)
 
     return handle
 

@@ -360,6 +360,7 @@ class CampaignRunner:
                 ami_reason=reason,
                 dial_status=events.dial_status,
                 hangup_cause=cause,
+                digits=context.digits or events.digits,
                 note="; ".join([verdict.detail, *context.notes]),
             )
             if cause in BAD_NUMBER_CAUSES:

@@ -251,12 +251,6 @@ class CampaignStore:
                 ),
             )
 
-    async def add_digits(self, call_id: str, digits: str) -> None:
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE attempts SET digits = digits || ? WHERE id = ?", (digits, call_id)
-            )
-
     async def finish(
         self,
         call_id: str,
@@ -265,18 +259,20 @@ class CampaignStore:
         ami_reason: int | None = None,
         dial_status: str | None = None,
         hangup_cause: int | None = None,
+        digits: str = "",
         note: str = "",
     ) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE attempts SET state = ?, outcome = ?, ami_reason = ?, dial_status = ?, "
-                "hangup_cause = ?, note = ?, ended_at = ? WHERE id = ? AND state != ?",
+                "hangup_cause = ?, digits = ?, note = ?, ended_at = ? WHERE id = ? AND state != ?",
                 (
                     AttemptState.DONE.value,
                     outcome.value,
                     ami_reason,
                     dial_status,
                     hangup_cause,
+                    digits,
                     note,
                     ts(self.clock()),
                     call_id,

@@ -94,9 +94,7 @@ class World:
         )
         if decision.allowed:
             await self.store.campaigns.mark_answered(call_id)
-            if digits:
-                await self.store.campaigns.add_digits(call_id, digits)
-            await self.store.campaigns.finish(call_id, outcome)
+            await self.store.campaigns.finish(call_id, outcome, digits=digits)
         return call_id, decision
 
     async def rules(self, camp: Campaign) -> CampaignRules:
