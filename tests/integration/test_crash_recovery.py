@@ -89,24 +89,44 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
     ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")
     ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
     ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok("campaign", "create", "c", "--purpose", "school", "--list", "l", "--message", "m",
-          "--caller-id", "+12125550100")
+    ws.ok(
+        "campaign",
+        "create",
+        "c",
+        "--purpose",
+        "school",
+        "--list",
+        "l",
+        "--message",
+        "m",
+        "--caller-id",
+        "+12125550100",
+    )
     engine = subprocess.Popen(
         [sys.executable, "-m", "dialer", "--config", str(ws.config), "campaign", "run", "c"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     try:
         time.sleep(4)  # the first call is up
-        subprocess.run([str(sandbox.repo / "scripts/asterisk-sandbox"), "stop"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(sandbox.repo / "scripts/asterisk-sandbox"), "stop"],
+            check=True,
+            capture_output=True,
+        )
         stopped = time.monotonic()
         _out, err = engine.communicate(timeout=30)
         took = time.monotonic() - stopped
     finally:
         if engine.poll() is None:
             os.killpg(engine.pid, signal.SIGKILL)
-        subprocess.run([str(sandbox.repo / "scripts/asterisk-sandbox"), "start"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(sandbox.repo / "scripts/asterisk-sandbox"), "start"],
+            check=True,
+            capture_output=True,
+        )
     assert engine.returncode == 7
     assert "lost the AMI connection" in err or "Asterisk" in err.splitlines()[-1]
     assert took < 10
