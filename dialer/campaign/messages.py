@@ -79,17 +79,25 @@ class MessagePlanner:
         relative = stem.relative_to(self.sounds_dir)
         return f"{self.asterisk_dir}/{relative.as_posix()}"
 
-    async def _source(self, name: str) -> Source:
+    async def _source(self, name: str, pins: dict[str, int] | None = None) -> Source:
         if name.startswith(TEMPLATE_PREFIX):
             return TemplateSource(templates.ready_template(name[len(TEMPLATE_PREFIX) :]))
-        languages = await self.store.recordings.languages(name)
+        recordings = self.store.recordings
+        versions = pins or await recordings.latest_versions(name)
+        if not versions:
+            await recordings.get(name)  # raises NotFoundError naming it
         stems = {
-            lang: self.sounds_dir / (await self.store.recordings.get(name, lang)).sound_stem
-            for lang in languages
+            lang: self.sounds_dir / (await recordings.version(name, lang, version)).sound_stem
+            for lang, version in versions.items()
         }
-        if not stems:
-            await self.store.recordings.get(name)  # raises NotFoundError naming it
         return RecordingSource(name, stems)
+
+    async def pin(self, spec: MessageSpec) -> MessageSpec:
+        """The spec with today's versions of its recordings fixed (see MessageSpec)."""
+        pins = {
+            name: await self.store.recordings.latest_versions(name) for name in spec.recordings()
+        }
+        return MessageSpec(spec.body, spec.identification, pins)
 
     async def compose(self, name: str, spec: MessageSpec) -> ComposedMessage:
         org = self.settings.organisation
@@ -99,14 +107,14 @@ class MessagePlanner:
                 f"in {self.settings.source}"
             )
         identification: Source = (
-            await self._source(spec.identification)
+            await self._source(spec.identification, spec.pins.get(spec.identification))
             if spec.identification
             else TextSource("organisation name", {"en": org.name, "es": org.name})
         )
         return compose_message(
             name,
             identification=identification,
-            body=await self._source(spec.body),
+            body=await self._source(spec.body, spec.pins.get(spec.body)),
             callback_number=org.callback_number,
             hotline_number=org.hotline_number or org.callback_number,
         )

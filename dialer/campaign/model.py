@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from dialer.consent.model import EmergencyCategory, Purpose
 
@@ -37,13 +38,30 @@ class AttemptState(StrEnum):
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """Which recordings make up the campaign's message (see dialer.audio)."""
+    """Which recordings make up the campaign's message (see dialer.audio).
+
+    ``pins`` fixes, per recording and language, the version validated when the
+    campaign was created (C8-C11): loading a new version of a recording later
+    never changes what an existing campaign plays.
+    """
 
     body: str  # recording name, or "template:<name>"
     identification: str = ""  # recording name; empty: speak the organisation's name
+    pins: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, str]:
-        return {"body": self.body, "identification": self.identification}
+    def to_json(self) -> dict[str, object]:
+        return {"body": self.body, "identification": self.identification, "pins": self.pins}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MessageSpec:
+        pins: dict[str, dict[str, int]] = {
+            str(name): {str(lang): int(v) for lang, v in versions.items()}
+            for name, versions in (data.get("pins") or {}).items()
+        }
+        return cls(str(data["body"]), str(data.get("identification") or ""), pins)
+
+    def recordings(self) -> list[str]:
+        return [n for n in (self.body, self.identification) if n and ":" not in n]
 
 
 @dataclass(frozen=True)

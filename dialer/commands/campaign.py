@@ -89,11 +89,11 @@ def create(
                 effective_window(purpose, *narrowed) if narrowed else default_window(purpose)
             )
             list_id = await store.contacts.list_id(list_name)
-            spec = MessageSpec(message, identification)
-            # C8-C11: the message is composed and measured before the campaign exists
-            await MessagePlanner(cfg, store).validate(
-                name, spec, await store.contacts.contacts(list_id)
-            )
+            planner = MessagePlanner(cfg, store)
+            spec = await planner.pin(MessageSpec(message, identification))
+            # C8-C11: the message is composed and measured before the campaign exists,
+            # and the campaign keeps playing exactly these versions
+            await planner.validate(name, spec, await store.contacts.contacts(list_id))
             attempts = max_attempts or cfg.engine.max_attempts
             if attempts < 1:
                 raise InputError("--max-attempts must be at least 1")

@@ -64,6 +64,13 @@ def add(
                 sound_stem=f"recordings/{stem}",
                 added_by=operator(),
             )
+            # older versions stay while a campaign plays them, then they go
+            retired = await store.recordings.retire_unpinned(
+                name, await store.campaigns.pinned_versions(name), operator()
+            )
+            for old in retired:
+                for suffix in (".wav", ".sln16"):
+                    (cfg.audio.sounds_dir / f"{old.sound_stem}{suffix}").unlink(missing_ok=True)
         if json_out:
             print_json(
                 {

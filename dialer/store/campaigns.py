@@ -162,7 +162,7 @@ class CampaignStore:
             purpose=Purpose(row[2]),
             list_id=int(row[3]),
             list_name=str(row[4]),
-            message=MessageSpec(message["body"], message.get("identification", "")),
+            message=MessageSpec.from_json(message),
             caller_id=self.sealer.open(row[6]),
             window_start=dt.time.fromisoformat(row[7]),
             window_end=dt.time.fromisoformat(row[8]),
@@ -180,7 +180,20 @@ class CampaignStore:
 
     async def campaigns_using_recording(self, recording: str) -> list[str]:
         rows = await self.db.fetchall("SELECT name, message FROM campaigns ORDER BY id")
-        return [str(r[0]) for r in rows if recording in json.loads(r[1]).values()]
+        return [
+            str(r[0])
+            for r in rows
+            if recording in MessageSpec.from_json(json.loads(r[1])).recordings()
+        ]
+
+    async def pinned_versions(self, recording: str) -> set[tuple[str, int]]:
+        """(language, version) pairs of ``recording`` that some campaign plays."""
+        rows = await self.db.fetchall("SELECT message FROM campaigns")
+        pinned: set[tuple[str, int]] = set()
+        for (message,) in rows:
+            pins = MessageSpec.from_json(json.loads(message)).pins.get(recording, {})
+            pinned.update(pins.items())
+        return pinned
 
     # -- attempts ---------------------------------------------------------------
 

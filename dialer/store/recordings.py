@@ -127,6 +127,59 @@ class RecordingStore:
             raise NotFoundError(f"no recording named {name!r}{lang} (add it with 'recordings add')")
         return _recording(row)
 
+    async def version(self, name: str, language: str, version: int) -> Recording:
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM recordings WHERE name = ? AND language = ? AND version = ?",
+            (name, language, version),
+        )
+        if row is None:
+            raise NotFoundError(f"recording {name!r} ({language}) version {version} is gone")
+        return _recording(row)
+
+    async def latest_versions(self, name: str) -> dict[str, int]:
+        """language → newest version, for pinning a campaign's message."""
+        rows = await self.db.fetchall(
+            "SELECT language, MAX(version) FROM recordings WHERE name = ? AND removed_at IS NULL "
+            "GROUP BY language",
+            (name,),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def retire_unpinned(
+        self, name: str, keep: set[tuple[str, int]], operator: str
+    ) -> list[Recording]:
+        """Retire old versions no campaign plays (the newest of each language stays)."""
+        latest = await self.latest_versions(name)
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM recordings WHERE name = ? AND removed_at IS NULL",
+            (name,),
+        )
+        retired = [
+            r
+            for r in map(_recording, rows)
+            if r.version != latest.get(r.language) and (r.language, r.version) not in keep
+        ]
+        if not retired:
+            return []
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE recordings SET removed_at = ? WHERE id = ?",
+                [(ts(now), r.id) for r in retired],
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "recording-retired",
+                {
+                    "name": name,
+                    "versions": [[r.language, r.version] for r in retired],
+                    "by": operator,
+                },
+                now,
+            )
+        return retired
+
     async def languages(self, name: str) -> list[str]:
         rows = await self.db.fetchall(
             "SELECT DISTINCT language FROM recordings WHERE name = ? AND removed_at IS NULL",
