@@ -66,6 +66,9 @@ port = 4573
 
 [audio]
 sounds_dir = "{sounds}"
+
+[logging]
+level = "warning"   # the live view and the report tell the story; "info" logs every call
 """,
         encoding="utf-8",
     )

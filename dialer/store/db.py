@@ -10,6 +10,7 @@ and which serialises this process's tasks on one connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -78,6 +79,9 @@ class Database:
             # deleted data must not linger in free pages (C17, C18)
             await conn.execute("PRAGMA secure_delete = ON")
             await conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            # 32 MiB page cache: a 100,000-row import updates indices in hash
+            # (random) order; the 2 MiB default spills pages to the WAL repeatedly
+            await conn.execute("PRAGMA cache_size = -32768")
             if migrate_to is not None:
                 await db.migrate(migrate_to)
         except sqlite3.DatabaseError as exc:
@@ -165,14 +169,25 @@ class Database:
                 raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
             try:
                 yield self.conn
+            except sqlite3.Error as exc:
+                # translated at the boundary (errors.py): callers and the CLI see a
+                # StoreError, and the whole transaction is gone (C3: all rows or none)
+                await self._rollback()
+                raise StoreError(f"write to {self.path} failed, nothing was saved: {exc}") from exc
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 raise
             try:
                 await self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                await self.conn.execute("ROLLBACK")
+                await self._rollback()
                 raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+
+    async def _rollback(self) -> None:
+        # SQLite may already have rolled back by itself (e.g. disk full); then
+        # ROLLBACK fails with "no transaction is active", which is what we want
+        with contextlib.suppress(sqlite3.Error):
+            await self.conn.execute("ROLLBACK")
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
         try:
