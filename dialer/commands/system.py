@@ -10,7 +10,7 @@ import typer
 from dialer.commands.common import GLOBALS, console, open_store, run_async, settings
 from dialer.consent.crypto import create_key_file
 from dialer.errors import ConfigError, DialerError
-from dialer.settings import config_path, load_settings
+from dialer.settings import config_path
 
 SETTINGS_TEMPLATE = """\
 # dialer settings. Relative paths are relative to this file.
@@ -110,7 +110,7 @@ def doctor() -> None:
             console.print(f"{mark} {what}{': ' + detail if detail else ''}", highlight=False)
 
         try:
-            cfg = load_settings(config_path(GLOBALS.config))
+            cfg = settings()
             report(True, "settings", str(cfg.source))
         except ConfigError as exc:
             report(False, "settings", str(exc))

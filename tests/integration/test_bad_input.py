@@ -147,3 +147,14 @@ def test_bad_settings_file_names_the_setting(ready: Workspace) -> None:
     result = ready.dialer("campaign", "run", "c")
     assert result.exit_code == 3
     assert "engine.max_concurrent must be int" in result.output
+
+
+def test_doctor_checks_everything_and_names_what_fails(ready: Workspace) -> None:
+    healthy = ready.dialer("doctor")
+    assert healthy.exit_code == 0, healthy.output
+    for check in ("settings", "store and key", "AMI login", "FastAGI port free", "sounds folder"):
+        assert f"ok   {check}" in healthy.output
+    _set(ready, "asterisk", "ami_port", str(free_port()))
+    broken = ready.dialer("doctor")
+    assert broken.exit_code == 1
+    assert "FAIL AMI login: cannot reach Asterisk AMI" in broken.output
