@@ -23,7 +23,9 @@ def serve(
         async with open_store(cfg) as store, Engine(cfg, store) as engine:
             console.print(f"engine running; FastAGI on {cfg.agi.host}:{cfg.agi.port}")
             for name in campaign:
-                await engine.run_campaign(name)
+                # long-running: callees outside their window are called when it opens
+                await engine.run_campaign(name, wait_for_window=True)
+                console.print(f"campaign {name!r} done")
             await asyncio.Event().wait()  # until Ctrl-C / SIGTERM
 
     run_async(body)
