@@ -173,3 +173,32 @@ def test_c12_next_opening_is_the_earliest_instant(
     while t < got:
         assert not window_holds(number, start, end, t, FALLBACK)[0], t
         t += dt.timedelta(minutes=1)
+
+
+def test_c12_fast_zone_lookup_agrees_with_the_full_parser_for_every_region() -> None:
+    """The E.164 shortcut gives phonenumbers' own answer for every example number."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberType
+    from phonenumbers import timezone as pn_timezone
+
+    from dialer.consent.windows import _lookup_zones
+
+    checked = 0
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in (
+            PhoneNumberType.FIXED_LINE,
+            PhoneNumberType.MOBILE,
+            PhoneNumberType.TOLL_FREE,
+            PhoneNumberType.VOIP,
+            PhoneNumberType.UAN,
+        ):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+            full = tuple(pn_timezone.time_zones_for_number(phonenumbers.parse(e164))) or (
+                "Etc/Unknown",
+            )
+            assert _lookup_zones(e164) == full, (region, kind, e164)
+            checked += 1
+    assert checked > 800
