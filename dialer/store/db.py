@@ -23,7 +23,9 @@ import aiosqlite
 from dialer.errors import StoreError
 from dialer.store.migrations import LATEST_VERSION, MIGRATIONS
 
-BUSY_TIMEOUT_MS = 10_000
+#: a writer waits this long for another (a 1M-row consent import holds the lock
+#: for about 25 s; the hotline and keypad revocations must outlast it, C5)
+BUSY_TIMEOUT_MS = 30_000
 #: the in-loop reader waits at most this long for a lock, then hands the query
 #: to the aiosqlite thread (which waits the full BUSY_TIMEOUT_MS)
 READER_BUSY_TIMEOUT_MS = 20
