@@ -31,7 +31,7 @@ from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Purpose, Reason, RevocationChannel
 from dialer.consent.rules import check_can_start, effective_window
-from dialer.consent.windows import next_window_opening
+from dialer.consent.windows import next_window_opening, warm_zone_cache
 from dialer.errors import AmiNotSentError, TelephonyError
 from dialer.settings import Settings
 from dialer.store.campaigns import AttemptRow
@@ -99,6 +99,11 @@ class CampaignRunner:
         summary = RunSummary(campaign.name)
         summary.interrupted_before = await self.store.campaigns.interrupt_unfinished(campaign.id)
         contacts = {c.id: c for c in await self.store.contacts.contacts(campaign.list_id)}
+        # resolve every callee's time zones once, off the loop, before the first dial:
+        # the gate right before each attempt then runs at its cached speed (C12)
+        await asyncio.to_thread(
+            warm_zone_cache, [c.number for c in contacts.values()], rules.fallback_timezone
+        )
         retry_delay = dt.timedelta(seconds=campaign.retry_delay)
         queue = plan(
             contacts,

@@ -108,6 +108,14 @@ def resolved_zones(e164: str, fallback: str) -> Zones:
     return _resolve(_lookup_zones(e164), fallback)
 
 
+def warm_zone_cache(numbers: list[str], fallback: str) -> int:
+    """Resolve the zones of ``numbers`` ahead of time (as many as the cache holds)."""
+    chosen = numbers[:NUMBER_CACHE_SIZE]
+    for e164 in chosen:
+        resolved_zones(e164, fallback)
+    return len(chosen)
+
+
 @lru_cache(maxsize=4096)
 def _resolve(names: tuple[str, ...], fallback: str) -> Zones:
     out: dict[str, ZoneInfo] = {}
