@@ -139,3 +139,19 @@ def speak_to_wav(text: str, voice: str, speed: int, out: Path) -> None:
     if proc.returncode != 0 or not out.is_file():
         msg = proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}"
         raise AudioError(f"espeak-ng failed with voice {voice!r}: {msg[:200]}")
+
+
+def clear_cache(cache_dir: Path) -> int:
+    """Delete every cached render; returns how many files went.
+
+    Renders speak personal data (names from contact fields). On erasure (C17) the
+    whole cache goes: it is rebuilt on demand, and its hashed file names cannot
+    tell whose text a render holds.
+    """
+    removed = 0
+    if cache_dir.is_dir():
+        for path in cache_dir.rglob("*"):
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed

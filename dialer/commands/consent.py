@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
 
 import typer
 
+from dialer.audio.tts import clear_cache
 from dialer.commands.common import (
     console,
     emit_rows,
@@ -153,7 +155,12 @@ def erase(number: str, yes: bool = typer.Option(False, "--yes", help="Confirm"))
         e164 = normalise(number, cfg.organisation.default_region)
         async with open_store(cfg) as store:
             counts = await store.consent.erase(e164, operator())
-        console.print(f"erased {mask_number(e164)}: {counts}; the number stays blocked")
+        # spoken renders of names live in the TTS cache: they go too (C17)
+        renders = await asyncio.to_thread(clear_cache, cfg.audio.sounds_dir / "tts")
+        console.print(
+            f"erased {mask_number(e164)}: {counts}, {renders} cached speech renders; "
+            "the number stays blocked"
+        )
 
     run_async(body)
 

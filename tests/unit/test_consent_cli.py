@@ -150,7 +150,12 @@ def test_c17_cli_erase_then_reimport_stays_erased(cli: Cli, tmp_path: Path) -> N
     path = _csv(tmp_path / "c.csv", _good(40), _good(41))
     cli("consent", "import", str(path))
     cli("consent", "erase", "2125550140", code=2)  # needs --yes
+    # a cached speech render of a name (sounds/tts): personal data, it must go too
+    render = cli.root / "sounds" / "tts" / "en" / "ab12.wav"
+    render.parent.mkdir(parents=True)
+    render.write_bytes(b"RIFF")
     cli("consent", "erase", "2125550140", "--yes")
+    assert not render.exists()
     with closing(raw(cli.db)) as conn:
         assert conn.execute("SELECT COUNT(*) FROM consents").fetchone()[0] == 1
     cli("consent", "import", str(path))  # the same export again
