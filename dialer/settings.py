@@ -77,6 +77,10 @@ class EngineSettings:
     retry_delay_seconds: int = 300
     #: an answered call longer than this is hung up by the engine
     max_call_seconds: int = 300
+    #: Asterisk's AMD() on every answer; a machine hears the voicemail version
+    #: (hotline number instead of "press 9", C11). Costs ~1-2 s before a person
+    #: hears the message, so it is off unless a district wants voicemails.
+    answering_machine_detection: bool = False
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ class PlayPlan:
     fallbacks: tuple[str, ...] = ()
     #: what each entry of ``segments`` is (identification, body ...), for the record
     kinds: tuple[str, ...] = ()
+    #: the voicemail version, for an answering machine (hotline instead of press 9)
+    voicemail: Sequence[str] = ()
 
 
 @dataclass
@@ -95,8 +97,12 @@ def broadcast_route(
         structlog.contextvars.bind_contextvars(call_id=call_id, campaign=context.campaign.name)
         context.answered = True
         await store.campaigns.mark_answered(call_id)
+        machine = len(session.env.args) > 1 and session.env.args[1] == "MACHINE"
         try:
-            await _play_message(session, context, store)
+            if machine and context.plan.voicemail:
+                await _leave_voicemail(session, context)
+            else:
+                await _play_message(session, context, store)
         except CallHungUp:
             if context.outcome is None:
                 context.outcome = Outcome.COMPLETED
@@ -122,6 +128,15 @@ async def _play_message(session: AgiSession, context: CallContext, store: Store)
     else:
         context.outcome = Outcome.COMPLETED
         await session.hangup()
+
+
+async def _leave_voicemail(session: AgiSession, context: CallContext) -> None:
+    """An answering machine (AMD): the voicemail version, once, then hang up (C11)."""
+    context.notes.append("answering machine: voicemail version left")
+    for segment in context.plan.voicemail:
+        await session.stream_file(segment, "")
+    context.outcome = Outcome.COMPLETED
+    await session.hangup()
 
 
 async def _play_segments(session: AgiSession, context: CallContext) -> str | None:

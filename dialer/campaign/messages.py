@@ -157,6 +157,9 @@ class MessagePlanner:
         resolved = await asyncio.to_thread(
             resolve_message, composed.live, _audio_contact(contact), self.context
         )
+        voicemail = await asyncio.to_thread(
+            resolve_message, composed.voicemail, _audio_contact(contact), self.context
+        )
         language = resolved.language if not resolved.fallbacks else self.default_language
         library = self.context.library
         return PlayPlan(
@@ -170,6 +173,7 @@ class MessagePlanner:
             language=language,
             fallbacks=tuple(resolved.fallbacks),
             kinds=tuple(str(seg.kind) for seg in resolved.segments for _ in seg.stems),
+            voicemail=[self.asterisk_name(stem) for stem in voicemail.stems()],
         )
 
     async def preview(

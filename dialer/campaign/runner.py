@@ -308,6 +308,9 @@ class CampaignRunner:
                             "__DIALER_DIAL": dial,
                             "__DIALER_RING": str(ring),
                             "__DIALER_AGI": self.settings.agi_url,
+                            "DIALER_AMD": (
+                                "yes" if self.settings.engine.answering_machine_detection else "no"
+                            ),
                         },
                         timeout_s=ring + 5,
                     ),

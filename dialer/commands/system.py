@@ -44,6 +44,7 @@ max_concurrent = 30
 calls_per_second = 10
 max_attempts = 1
 retry_delay_seconds = 300
+answering_machine_detection = false   # true: machines get the voicemail version (C11)
 
 [audio]
 recordings_dir = "recordings"

@@ -28,7 +28,7 @@ def test_kill_9_mid_call_no_double_call_and_nothing_lost(
     ws = make_workspace(tmp_path, sandbox, max_concurrent=1)
     prefix = daytime_prefix()
     listener = sample_number(prefix, 7, 2)  # SIPp phone that answers and listens
-    later = sample_number(prefix, 8, 6)  # dialplan phone: reached only after the first
+    later = sample_number(prefix, 9, 6)  # dialplan phone: reached only after the first
     ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [listener, later])))
     rows = [{"id": "first", "phone": listener}, {"id": "second", "phone": later}]
     ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")

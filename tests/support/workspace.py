@@ -66,6 +66,7 @@ def make_workspace(
     ring_timeout: int = 6,
     max_concurrent: int = 20,
     calls_per_second: float = 50,
+    answering_machine_detection: bool = False,
     extra: str = "",
     org: str = "Springfield Public Schools",
 ) -> Workspace:
@@ -89,6 +90,7 @@ port = {free_port()}
 [engine]
 calls_per_second = {calls_per_second}
 max_concurrent = {max_concurrent}
+answering_machine_detection = {"true" if answering_machine_detection else "false"}
 
 [audio]
 sounds_dir = "{sounds}"
