@@ -85,7 +85,6 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class AudioSettings:
-    recordings_dir: Path = Path("recordings")
     #: where Asterisk reads the converted sound files (the sandbox shares this folder)
     sounds_dir: Path = Path("sounds")
     #: the same folder as Asterisk sees it (differs when Asterisk runs in a chroot

@@ -61,7 +61,6 @@ class CallContext:
     outcome: Outcome | None = None
     digits: str = ""
     answered: bool = False
-    agi_done: bool = False
     notes: list[str] = field(default_factory=list)
     #: digits AMI saw on the call (DTMFEnd events): a key pressed between two AGI
     #: commands reaches AMI even when no STREAM FILE was listening (C10)
@@ -107,8 +106,6 @@ def broadcast_route(
             if context.outcome is None:
                 context.outcome = Outcome.COMPLETED
                 context.notes.append("callee hung up during the message")
-        finally:
-            context.agi_done = True
 
     return handle
 

@@ -47,7 +47,6 @@ retry_delay_seconds = 300
 answering_machine_detection = false   # true: machines get the voicemail version (C11)
 
 [audio]
-recordings_dir = "recordings"
 sounds_dir = "sounds"           # converted audio; Asterisk must be able to read it
 """
 
