@@ -121,6 +121,7 @@ class CampaignRunner:
                 for item in due:
                     queue.remove(item)
                     await self._start_slot()
+                    self._raise_if_broken(active)
                     task = asyncio.create_task(
                         self._attempt(campaign, rules, contacts[item.contact_id], item, summary)
                     )
@@ -143,13 +144,7 @@ class CampaignRunner:
                         await asyncio.wait(active, timeout=max(0.05, min(wait, 1.0)))
                     else:
                         await asyncio.sleep(max(0.05, min(wait, 5.0)))
-                if self._failure is not None:
-                    raise self._failure
-                if not self.ami.connected:
-                    raise TelephonyError(
-                        "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
-                        f"({len(active)} calls in progress are marked interrupted on the next run)"
-                    )
+                self._raise_if_broken(active)
         finally:
             for task in active:
                 task.cancel()
@@ -158,6 +153,16 @@ class CampaignRunner:
         summary.seconds = time.monotonic() - started
         self.progress({"event": "done", "campaign": name})
         return summary
+
+    def _raise_if_broken(self, active: set[asyncio.Task[list[AttemptRow]]]) -> None:
+        """Stop dialing at once when an attempt failed or Asterisk went away."""
+        if self._failure is not None:
+            raise self._failure
+        if not self.ami.connected:
+            raise TelephonyError(
+                "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
+                f"({len(active)} calls in progress are marked interrupted on the next run)"
+            )
 
     def _after(
         self,
