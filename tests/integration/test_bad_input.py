@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support.sample import daytime_prefix, sample_number, write_consents, write_contacts
+from support.sample import daytime_prefix, sample_number, write_contacts
 from support.sandbox import Sandbox
 from support.workspace import Workspace, free_port, make_workspace
 
@@ -33,30 +33,7 @@ def _count(ws: Workspace, table: str) -> int:
 @pytest.fixture
 def ready(tmp_path: Path, sandbox: Sandbox) -> Workspace:
     ws = make_workspace(tmp_path, sandbox)
-    number = sample_number(daytime_prefix(), 0, 6)
-    ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [number])))
-    ws.ok(
-        "contacts",
-        "import",
-        str(write_contacts(tmp_path / "c.csv", [{"phone": number, "id": "a"}])),
-        "--list",
-        "l",
-    )
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "c",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.school_campaign({"a": sample_number(daytime_prefix(), 0, 6)})
     return ws
 
 

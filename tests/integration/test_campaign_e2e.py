@@ -176,33 +176,10 @@ def test_busy_and_unanswered_calls_are_retried_up_to_max_attempts(
     ws = make_workspace(tmp_path, sandbox, ring_timeout=2)
     prefix = daytime_prefix()
     busy, congested, gone = (sample_number(prefix, 4, d) for d in (9, 0, 7))
-    ws.ok(
-        "consent", "import", str(write_consents(tmp_path / "consent.csv", [busy, congested, gone]))
-    )
-    rows = [
-        {"id": "busy", "phone": busy},
-        {"id": "congested", "phone": congested},
-        {"id": "gone", "phone": gone},
-    ]
-    ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "retry",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-        "--max-attempts",
-        "3",
-        "--retry-delay",
-        "1",
+    ws.school_campaign(
+        {"busy": busy, "congested": congested, "gone": gone},
+        campaign="retry",
+        create=("--max-attempts", "3", "--retry-delay", "1"),
     )
     report = json.loads(ws.ok("campaign", "run", "retry", "--json"))
     by_contact = {c["contact"]: c for c in report["per_contact"]}

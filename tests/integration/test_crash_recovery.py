@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.phones import Phones
-from support.sample import daytime_prefix, sample_number, write_consents, write_contacts
+from support.sample import daytime_prefix, sample_number
 from support.sandbox import Sandbox
 from support.workspace import make_workspace
 
@@ -29,24 +29,7 @@ def test_kill_9_mid_call_no_double_call_and_nothing_lost(
     prefix = daytime_prefix()
     listener = sample_number(prefix, 7, 2)  # SIPp phone that answers and listens
     later = sample_number(prefix, 9, 6)  # dialplan phone: reached only after the first
-    ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [listener, later])))
-    rows = [{"id": "first", "phone": listener}, {"id": "second", "phone": later}]
-    ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "c",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.school_campaign({"first": listener, "second": later})
     before = phones.invites("silent", listener)
 
     engine = subprocess.Popen(
@@ -84,24 +67,7 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
     ws = make_workspace(tmp_path, sandbox, max_concurrent=1)
     prefix = daytime_prefix()
     numbers = [sample_number(prefix, i, 6) for i in range(3)]  # dialplan phones that listen
-    ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", numbers)))
-    rows = [{"id": f"n{i}", "phone": n} for i, n in enumerate(numbers)]
-    ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "c",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.school_campaign({f"n{i}": n for i, n in enumerate(numbers)})
     engine = subprocess.Popen(
         [sys.executable, "-m", "dialer", "--config", str(ws.config), "campaign", "run", "c"],
         stdout=subprocess.PIPE,

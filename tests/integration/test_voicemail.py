@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support.sample import daytime_prefix, sample_number, write_consents, write_contacts
+from support.sample import daytime_prefix, sample_number
 from support.sandbox import Sandbox
 from support.workspace import make_workspace
 
@@ -21,24 +21,7 @@ def test_c11_answering_machine_gets_the_voicemail_version(tmp_path: Path, sandbo
     prefix = daytime_prefix()
     machine = sample_number(prefix, 8, 6)  # ...86: the sandbox answering machine
     person = sample_number(prefix, 7, 6)  # answers and listens
-    ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [machine, person])))
-    rows = [{"id": "machine", "phone": machine}, {"id": "person", "phone": person}]
-    ws.ok("contacts", "import", str(write_contacts(tmp_path / "c.csv", rows)), "--list", "l")
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "c",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.school_campaign({"machine": machine, "person": person})
     report = json.loads(ws.ok("campaign", "run", "c", "--json"))
     by_contact = {c["contact"]: c for c in report["per_contact"]}
     assert by_contact["machine"]["outcome"] == "completed"

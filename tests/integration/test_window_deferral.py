@@ -11,7 +11,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from support.sample import write_consents, write_contacts
 from support.sandbox import Sandbox
 from support.workspace import make_workspace
 
@@ -39,29 +38,7 @@ def test_c12_closed_window_blocks_then_waits_for_the_opening(
     tmp_path: Path, sandbox: Sandbox, wait: bool
 ) -> None:
     ws = make_workspace(tmp_path, sandbox)
-    ws.ok("consent", "import", str(write_consents(tmp_path / "consent.csv", [NUMBER])))
-    ws.ok(
-        "contacts",
-        "import",
-        str(write_contacts(tmp_path / "c.csv", [{"id": "ny", "phone": NUMBER}])),
-        "--list",
-        "l",
-    )
-    ws.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
-    ws.ok("callerid", "add", "+12125550100", "--label", "office")
-    ws.ok(
-        "campaign",
-        "create",
-        "early",
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.school_campaign({"ny": NUMBER}, campaign="early")
     settings = ws.settings()
 
     async def run() -> list[tuple[str, str | None, dt.datetime]]:

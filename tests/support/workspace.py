@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from support.sample import write_consents, write_contacts
 from support.sandbox import Sandbox
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from dialer.settings import Settings, load_settings
 from dialer.store.store import Store
 
 RUNNER = CliRunner()
+CALLER_ID = "+12125550100"
 
 
 def free_port() -> int:
@@ -50,6 +52,43 @@ class Workspace:
         result = self.dialer(*args)
         assert result.exit_code == 0, f"dialer {' '.join(args)} failed:\n{result.output}"
         return result.stdout
+
+    def school_campaign(
+        self,
+        contacts: dict[str, str],
+        *,
+        consented: list[str] | None = None,
+        campaign: str = "c",
+        create: tuple[str, ...] = (),
+    ) -> None:
+        """Consents, a contact list ``l`` (id → number), recording ``m``, the office
+        caller ID and a school campaign over them: the setup most tests share.
+
+        ``consented``: the numbers with consent (default: every contact's).
+        ``create``: extra ``campaign create`` options.
+        """
+        root = self.root
+        numbers = list(contacts.values()) if consented is None else consented
+        if numbers:
+            self.ok("consent", "import", str(write_consents(root / "consent.csv", numbers)))
+        rows = [{"id": key, "phone": number} for key, number in contacts.items()]
+        self.ok("contacts", "import", str(write_contacts(root / "c.csv", rows)), "--list", "l")
+        self.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
+        self.ok("callerid", "add", CALLER_ID, "--label", "office")
+        self.ok(
+            "campaign",
+            "create",
+            campaign,
+            "--purpose",
+            "school",
+            "--list",
+            "l",
+            "--message",
+            "m",
+            "--caller-id",
+            CALLER_ID,
+            *create,
+        )
 
     def settings(self) -> Settings:
         return load_settings(self.config)
