@@ -19,19 +19,7 @@ pytestmark = pytest.mark.integration
 
 
 def _run(ws: Workspace, campaign: str) -> dict[str, dict[str, object]]:
-    ws.ok(
-        "campaign",
-        "create",
-        campaign,
-        "--purpose",
-        "school",
-        "--list",
-        "l",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    ws.create_campaign(campaign)
     report = json.loads(ws.ok("campaign", "run", campaign, "--json"))
     return {c["contact"]: c for c in report["per_contact"]}
 

@@ -75,10 +75,14 @@ class Workspace:
         self.ok("contacts", "import", str(write_contacts(root / "c.csv", rows)), "--list", "l")
         self.ok("recordings", "add", "recordings/samples/en/example-body.wav", "--name", "m")
         self.ok("callerid", "add", CALLER_ID, "--label", "office")
+        self.create_campaign(campaign, *create)
+
+    def create_campaign(self, name: str, *options: str) -> None:
+        """A school campaign over list ``l`` playing recording ``m`` from the office ID."""
         self.ok(
             "campaign",
             "create",
-            campaign,
+            name,
             "--purpose",
             "school",
             "--list",
@@ -87,7 +91,7 @@ class Workspace:
             "m",
             "--caller-id",
             CALLER_ID,
-            *create,
+            *options,
         )
 
     def settings(self) -> Settings:
