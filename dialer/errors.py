@@ -16,6 +16,9 @@ clear message and an exit code, and nothing foreign leaks out::
     ├── NotFoundError            a named list / campaign / recording / number is unknown
     ├── StoreError               the SQLite store failed (locked, corrupt, migration)
     │   └── AuditChainError      the audit chain is broken (C19)
+    ├── EngineBusyError          another engine (serve / campaign run) holds this store
+    ├── StateError               a campaign cannot go from its state to the one asked
+    ├── HttpServerError          the service's HTTP server cannot start (port in use ...)
     └── TelephonyError           Asterisk is unreachable or misbehaves
         ├── AmiConnectError      cannot connect to AMI (host/port)
         ├── AmiAuthError         AMI login refused (user/secret)
@@ -88,6 +91,24 @@ class AuditChainError(StoreError):
     """The tamper-evident audit chain does not verify (C19)."""
 
     exit_code = 6
+
+
+class EngineBusyError(DialerError):
+    """Another engine process (``dialer serve`` or ``campaign run``) holds the store."""
+
+    exit_code = 8
+
+
+class StateError(DialerError):
+    """The campaign's lifecycle state does not allow the change asked for."""
+
+    exit_code = 9
+
+
+class HttpServerError(DialerError):
+    """The service's HTTP server cannot start."""
+
+    exit_code = 3
 
 
 class TelephonyError(DialerError):

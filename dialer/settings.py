@@ -23,6 +23,10 @@ ENV_CONFIG = "DIALER_CONFIG"
 
 DEFAULT_AMI_PORT = 5038
 DEFAULT_AGI_PORT = 4573
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8080
+#: seconds between two progress lines per running campaign in the service's log
+DEFAULT_PROGRESS_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,17 @@ class AgiSettings:
 
 
 @dataclass(frozen=True)
+class HttpSettings:
+    """``dialer serve``'s HTTP server: JSON API, webhooks, /healthz, /metrics, web UI.
+
+    Loopback by default: put a TLS reverse proxy in front to reach it from elsewhere.
+    """
+
+    host: str = DEFAULT_HTTP_HOST
+    port: int = DEFAULT_HTTP_PORT
+
+
+@dataclass(frozen=True)
 class EngineSettings:
     max_concurrent: int = 30
     calls_per_second: float = 10.0
@@ -98,6 +113,8 @@ class AudioSettings:
 class LoggingSettings:
     level: str = "info"
     json: bool = False
+    #: the service logs one progress line per running campaign this often
+    progress_seconds: float = DEFAULT_PROGRESS_SECONDS
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,7 @@ class Settings:
     asterisk: AsteriskSettings = field(default_factory=AsteriskSettings)
     agi: AgiSettings = field(default_factory=AgiSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     #: the file these settings came from (None: built in code)
@@ -193,6 +211,15 @@ def _build_section(
 
 
 def _validate(section: str, obj: Any) -> None:
+    if isinstance(obj, HttpSettings):
+        if not 0 <= obj.port <= 65535:
+            raise ConfigError(f"settings: http.port must be 0-65535, got {obj.port}")
+        if not obj.host.strip():
+            raise ConfigError("settings: http.host must not be empty")
+    if isinstance(obj, LoggingSettings) and not 0.5 <= obj.progress_seconds <= 3600:
+        raise ConfigError(
+            f"settings: logging.progress_seconds must be 0.5-3600, got {obj.progress_seconds}"
+        )
     if isinstance(obj, EngineSettings):
         if obj.max_concurrent < 1:
             raise ConfigError("settings: engine.max_concurrent must be at least 1")

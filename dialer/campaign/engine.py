@@ -8,12 +8,14 @@ use) before a single call is gated or placed.
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
 import structlog
 
 from dialer.campaign.broadcast import CallRegistry, broadcast_route
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
+from dialer.errors import TelephonyError
 from dialer.settings import Settings
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
@@ -59,6 +61,31 @@ class Engine:
     async def stop(self) -> None:
         await self.agi.stop()
         await self.ami.close()
+
+    def server_states(self) -> list[dict[str, Any]]:
+        """Each Asterisk server's AMI link, for /healthz and /metrics (one server for now)."""
+        return [
+            {
+                "server": "default",
+                "ami": self.ami.where,
+                "ok": self.ami.connected,
+                "active_calls": len(self.ami.calls),
+                "reconnects": int(getattr(self.ami, "reconnects", 0)),
+                **({} if self.ami.connected else {"error": self.ami.disconnect_reason}),
+            }
+        ]
+
+    def agi_state(self) -> dict[str, Any]:
+        try:
+            port: int | None = self.agi.bound_port
+        except TelephonyError:
+            port = None
+        return {
+            "ok": port is not None,
+            "port": port,
+            "active_sessions": self.agi.active_sessions,
+            "sessions_started": self.agi.sessions_started,
+        }
 
     async def run_campaign(
         self, name: str, progress: Progress | None = None, *, wait_for_window: bool = False

@@ -28,6 +28,8 @@ from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.consent.rules import default_window, effective_window, validate_campaign
 from dialer.errors import InputError
 from dialer.numbers import normalise
+from dialer.service.lock import EngineLock
+from dialer.settings import Settings
 from dialer.store.campaigns import NewCampaign
 
 app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
@@ -203,17 +205,25 @@ def run(
     async def body() -> None:
         cfg = settings()
         view = LiveView(name)
-        async with open_store(cfg) as store, Engine(cfg, store) as engine:
-            if json_out or not console.is_terminal:
-                await engine.run_campaign(name, view, wait_for_window=wait_for_window)
-            else:
-                with Live(view.render(), console=console, refresh_per_second=4) as live:
-                    view.live = live
-                    await engine.run_campaign(name, view, wait_for_window=wait_for_window)
-            report = await campaign_report(store, name)
-        _show_report(report, json_out)
+        # contract 3: one engine per store; refuses while 'dialer serve' runs
+        with EngineLock(cfg.store.path, "campaign run"):
+            await _run_foreground(cfg, name, view, json_out, wait_for_window)
 
     run_async(body)
+
+
+async def _run_foreground(
+    cfg: Settings, name: str, view: LiveView, json_out: bool, wait_for_window: bool
+) -> None:
+    async with open_store(cfg) as store, Engine(cfg, store) as engine:
+        if json_out or not console.is_terminal:
+            await engine.run_campaign(name, view, wait_for_window=wait_for_window)
+        else:
+            with Live(view.render(), console=console, refresh_per_second=4) as live:
+                view.live = live
+                await engine.run_campaign(name, view, wait_for_window=wait_for_window)
+        report = await campaign_report(store, name)
+    _show_report(report, json_out)
 
 
 def _show_report(report: dict[str, Any], json_out: bool) -> None:

@@ -1,31 +1,22 @@
-"""``dialer serve``: the long-running engine (FastAGI, scheduler)."""
+"""``dialer serve``: the always-on service (engine, FastAGI, scheduler, HTTP)."""
 
 from __future__ import annotations
 
-import asyncio
-
-import typer
-
-from dialer.campaign.engine import Engine
-from dialer.commands.common import console, open_store, run_async, settings
+from dialer.commands.common import run_async, settings
+from dialer.service.service import Service
 
 
-def serve(
-    campaign: list[str] = typer.Option([], help="Campaign(s) to run, one after another"),
-) -> None:
-    """Run the engine until stopped (Ctrl-C): FastAGI server, AMI, campaigns.
+def serve() -> None:
+    """Run the service until SIGTERM/SIGINT: FastAGI, AMI, campaign scheduler, HTTP
+    (JSON API, /healthz, /metrics, SMS webhook, web UI on [http] host:port).
 
-    Example: dialer serve --campaign snow-day
+    Campaigns are started, paused and cancelled with 'dialer campaign start|pause|
+    resume|cancel' (or the HTTP API); the service acts on them within a second.
+
+    Example: dialer serve
     """
 
     async def body() -> None:
-        cfg = settings()
-        async with open_store(cfg) as store, Engine(cfg, store) as engine:
-            console.print(f"engine running; FastAGI on {cfg.agi.host}:{cfg.agi.port}")
-            for name in campaign:
-                # long-running: callees outside their window are called when it opens
-                await engine.run_campaign(name, wait_for_window=True)
-                console.print(f"campaign {name!r} done")
-            await asyncio.Event().wait()  # until Ctrl-C / SIGTERM
+        await Service(settings()).run()
 
     run_async(body)

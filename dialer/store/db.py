@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -64,6 +65,9 @@ class Database:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._reader: sqlite3.Connection | None = None
+        #: called with each write transaction's seconds (lock wait included):
+        #: the service's store write latency histogram (dialer_store_write_seconds)
+        self.observe_write: Callable[[float], None] | None = None
 
     @classmethod
     async def open(cls, path: Path, *, migrate_to: int | None = LATEST_VERSION) -> Database:
@@ -164,6 +168,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        started = time.perf_counter()
         async with self._write_lock:
             try:
                 await self.conn.execute("BEGIN IMMEDIATE")
@@ -184,6 +189,8 @@ class Database:
             except sqlite3.Error as exc:
                 await self._rollback()
                 raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+            if self.observe_write is not None:
+                self.observe_write(time.perf_counter() - started)
 
     async def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (e.g. disk full); then

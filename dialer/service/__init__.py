@@ -1,0 +1,1 @@
+"""The always-on service: ``dialer serve`` (engine, scheduler, HTTP) and its pieces."""

@@ -1,0 +1,108 @@
+"""``dialer serve``: engine, FastAGI, campaign scheduler and HTTP in one asyncio loop.
+
+Start-up order, each step failing with one clear message before anything is
+dialled: the engine lock (one engine per store), the store, the HTTP port, the
+engine (FastAGI port, AMI login), then the campaign supervisor. Shutdown runs
+in reverse on SIGTERM or SIGINT (systemd and docker send SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import structlog
+
+from dialer.campaign.engine import Engine
+from dialer.service.http import HttpServer
+from dialer.service.lock import EngineLock
+from dialer.service.supervisor import Supervisor
+from dialer.settings import Settings
+from dialer.store.store import Store
+from dialer.web.app import create_app
+from dialer.web.context import WebContext
+
+log = structlog.get_logger("dialer.service")
+
+
+class Service:
+    """The running service; it is also the ``EngineView`` the web layer reads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = EngineLock(settings.store.path, "serve")
+        self.store: Store | None = None
+        self.engine: Engine | None = None
+        self.supervisor: Supervisor | None = None
+        self.http: HttpServer | None = None
+        self.stopping = asyncio.Event()
+
+    # -- EngineView ------------------------------------------------------------
+
+    def components(self) -> dict[str, Any]:
+        if self.engine is None:
+            return {"engine": {"ok": False, "error": "starting"}}
+        scheduler = (
+            self.supervisor.state() if self.supervisor else {"ok": False, "error": "starting"}
+        )
+        return {
+            "ami": self.engine.server_states(),
+            "fastagi": self.engine.agi_state(),
+            "scheduler": scheduler,
+        }
+
+    def live_progress(self) -> dict[str, dict[str, Any]]:
+        return self.supervisor.live_progress() if self.supervisor else {}
+
+    # -- life ------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until SIGTERM/SIGINT (or ``request_stop``)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                self.lock.acquire()
+                stack.callback(self.lock.release)
+                cfg = self.settings
+                self.store = await Store.open(cfg.store.path, cfg.store.key_file)
+                stack.push_async_callback(self.store.close)
+                ctx = WebContext(cfg, self.store, engine=self)
+                self.store.db.observe_write = ctx.metrics.observe_store_write
+                self.http = HttpServer(create_app(ctx), cfg.http.host, cfg.http.port)
+                await self.http.start()
+                stack.push_async_callback(self.http.stop)
+                self.engine = Engine(cfg, self.store)
+                await self.engine.start()
+                stack.push_async_callback(self.engine.stop)
+                self.supervisor = Supervisor(self.store, self.engine, cfg, ctx.metrics)
+                supervisor_task = asyncio.create_task(self.supervisor.run())
+                log.info(
+                    "service ready",
+                    http=f"{cfg.http.host}:{self.http.bound_port}",
+                    agi=f"{cfg.agi.host}:{self.engine.agi.bound_port}",
+                )
+                stopped = asyncio.create_task(self.stopping.wait())
+                done, _ = await asyncio.wait(
+                    {supervisor_task, stopped}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if supervisor_task in done:
+                    supervisor_task.result()  # a supervisor failure stops the service, loudly
+                log.info("service stopping")
+                await self.supervisor.stop()
+                supervisor_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await supervisor_task
+                stopped.cancel()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        log.info("service stopped")
+
+    def request_stop(self, sig: int | None = None) -> None:
+        if not self.stopping.is_set():
+            log.info("stop requested", signal=signal.Signals(sig).name if sig else None)
+        self.stopping.set()

@@ -1,0 +1,73 @@
+"""The app factory without an engine: routes compose, errors become clear JSON.
+
+Real HTTP on loopback: the app is served by the same embedded uvicorn server
+``dialer serve`` uses (dialer.service.http), and httpx talks to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from support.store import campaign, open_store
+
+from dialer.errors import HttpServerError
+from dialer.service.http import HttpServer, bind
+from dialer.settings import Settings
+from dialer.store.store import Store
+from dialer.web.app import create_app
+from dialer.web.context import WebContext
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = await open_store(tmp_path)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def http(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    server = HttpServer(create_app(WebContext(Settings(), store)), "127.0.0.1", 0)
+    await server.start()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.bound_port}") as client:
+        yield client
+    await server.stop()
+
+
+async def test_healthz_is_503_without_an_engine_and_names_it(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["components"]["store"]["ok"] is True
+    assert body["components"]["engine"]["ok"] is False
+
+
+async def test_unknown_campaign_is_404_with_one_clear_message(http: httpx.AsyncClient) -> None:
+    response = await http.get("/api/campaigns/nope")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no campaign named 'nope'"}
+
+
+async def test_campaign_list_and_metrics(http: httpx.AsyncClient, store: Store) -> None:
+    await campaign(store, "snow-day")
+    assert (await http.get("/api/campaigns")).json() == [
+        {"campaign": "snow-day", "purpose": "school"}
+    ]
+    metrics = await http.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert "# TYPE dialer_store_write_seconds histogram" in metrics.text
+
+
+def test_http_port_in_use_is_one_clear_error() -> None:
+    taken = bind("127.0.0.1", 0)
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(HttpServerError, match=rf"HTTP port 127.0.0.1:{port} is already in use"):
+            bind("127.0.0.1", port)
+    finally:
+        taken.close()
