@@ -9,7 +9,17 @@ from __future__ import annotations
 import typer
 
 from dialer import __version__
-from dialer.commands import audit, campaign, consent, contacts, recordings, serve, sms, system
+from dialer.commands import (
+    audit,
+    campaign,
+    consent,
+    contacts,
+    recordings,
+    serve,
+    sms,
+    system,
+    users,
+)
 from dialer.commands.common import GLOBALS
 
 app = typer.Typer(
@@ -29,6 +39,7 @@ app.add_typer(recordings.app, name="recordings")
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
 app.add_typer(sms.app, name="sms")
+app.add_typer(users.app, name="users")
 
 
 def _version(value: bool) -> None:

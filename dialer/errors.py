@@ -37,10 +37,22 @@ from __future__ import annotations
 
 
 class DialerError(Exception):
-    """Root of every error the dialer raises on purpose."""
+    """Root of every error the dialer raises on purpose.
+
+    ``field`` names the input at fault when there is one (``caller_id``,
+    ``identification``...): the web console shows the message next to that
+    form field; the CLI shows the message alone, as always.
+    """
 
     #: process exit code the CLI uses for this kind of error
     exit_code = 1
+    #: the form field / option at fault, if known
+    field: str | None = None
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        if field is not None:
+            self.field = field
 
 
 class ConfigError(DialerError):

@@ -109,6 +109,41 @@ class AudioSettings:
     default_language: str = "en"
 
 
+DEFAULT_SESSION_IDLE_MINUTES = 30
+DEFAULT_SESSION_MAX_HOURS = 12
+DEFAULT_MAX_UPLOAD_MB = 100
+DEFAULT_LOGIN_FAILURES_PER_ACCOUNT = 5
+DEFAULT_LOGIN_ATTEMPTS_PER_ADDRESS = 20
+DEFAULT_OPTOUT_PER_ADDRESS_PER_HOUR = 10
+DEFAULT_OPTOUT_PER_NUMBER_PER_DAY = 3
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The staff web console and the parent opt-out page (served by ``dialer serve``)."""
+
+    #: a session ends after this long without a request ...
+    session_idle_minutes: int = DEFAULT_SESSION_IDLE_MINUTES
+    #: ... and this long after the login, whatever happens
+    session_max_hours: int = DEFAULT_SESSION_MAX_HOURS
+    #: largest upload (recording, contact list, consent file) the console accepts
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
+    #: failed logins per account, and attempts per address, per 15 minutes
+    login_failures_per_account: int = DEFAULT_LOGIN_FAILURES_PER_ACCOUNT
+    login_attempts_per_address: int = DEFAULT_LOGIN_ATTEMPTS_PER_ADDRESS
+    #: the public opt-out page: requests per address per hour, per number per day
+    optout_per_address_per_hour: int = DEFAULT_OPTOUT_PER_ADDRESS_PER_HOUR
+    optout_per_number_per_day: int = DEFAULT_OPTOUT_PER_NUMBER_PER_DAY
+    #: serve /optout on its own address too (e.g. the one address open to the
+    #: internet); port 0: only on the console's address
+    optout_host: str = "127.0.0.1"
+    optout_port: int = 0
+    #: cookies are marked Secure when served over TLS; set true behind a TLS proxy
+    secure_cookies: bool = False
+    #: the key that signs session cookies (created 0600 on first use, C18)
+    session_key_file: Path = Path("secrets/web-session.key")
+
+
 @dataclass(frozen=True)
 class LoggingSettings:
     level: str = "info"
@@ -127,6 +162,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     #: the file these settings came from (None: built in code)
     source: Path | None = None
 
@@ -227,6 +263,20 @@ def _validate(section: str, obj: Any) -> None:
             raise ConfigError("settings: engine.calls_per_second must be positive")
         if obj.max_attempts < 1:
             raise ConfigError("settings: engine.max_attempts must be at least 1")
+    if isinstance(obj, WebSettings):
+        for key in (
+            "session_idle_minutes",
+            "session_max_hours",
+            "max_upload_mb",
+            "login_failures_per_account",
+            "login_attempts_per_address",
+            "optout_per_address_per_hour",
+            "optout_per_number_per_day",
+        ):
+            if getattr(obj, key) < 1:
+                raise ConfigError(f"settings: web.{key} must be at least 1")
+        if not 0 <= obj.optout_port <= 65535:
+            raise ConfigError(f"settings: web.optout_port must be 0-65535, got {obj.optout_port}")
     if isinstance(obj, AsteriskSettings) and "{" not in obj.dial_string:
         raise ConfigError(
             "settings: asterisk.dial_string must contain {e164} or {digits}, "

@@ -206,6 +206,40 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         DROP INDEX attempts_by_number;
         """,
     ),
+    (
+        4,
+        """
+        -- web console accounts (issue: web admin UI): argon2 hashes only, never a password
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'viewer')),
+            password_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            disabled_at TEXT,
+            last_login_at TEXT
+        );
+        -- server-side sessions: the cookie holds a random token, the table only its
+        -- SHA-256, so a copy of the database opens no session
+        CREATE TABLE web_sessions (
+            token_sha256 TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            csrf_token TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX web_sessions_by_user ON web_sessions (user_id);
+        -- one row per submitted form: a double-submitted form is recognised (and
+        -- refused) instead of creating the campaign or revoking twice
+        CREATE TABLE web_form_submissions (
+            nonce TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            submitted_at TEXT NOT NULL,
+            result_url TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

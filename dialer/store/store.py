@@ -13,6 +13,7 @@ from dialer.store.contacts import ContactStore
 from dialer.store.db import Clock, Database, utcnow
 from dialer.store.migrations import LATEST_VERSION
 from dialer.store.recordings import RecordingStore
+from dialer.store.users import UserStore
 
 
 class Store:
@@ -24,6 +25,7 @@ class Store:
         self.contacts = ContactStore(db, sealer, clock)
         self.campaigns = CampaignStore(db, sealer, clock)
         self.recordings = RecordingStore(db, sealer, clock)
+        self.users = UserStore(db, sealer, clock)
 
     @classmethod
     async def open(

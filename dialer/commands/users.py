@@ -1,0 +1,92 @@
+"""``dialer users``: web console accounts (admin, staff, viewer)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from dialer.accounts.roles import MATRIX, Role
+from dialer.accounts.users import add_user, disable_user, list_users
+from dialer.commands.common import console, emit_rows, open_store, operator, run_async, settings
+from dialer.settings import read_secret_file
+
+app = typer.Typer(help="Web console accounts (admin, staff, viewer).", no_args_is_help=True)
+
+
+def _password(password_file: Path | None) -> str:
+    if password_file is not None:
+        # a password in a file is a secret like the AMI secret: 0600 or refused (C18)
+        return read_secret_file(password_file, "--password-file")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@app.command()
+def add(
+    name: str,
+    role: Role = typer.Option(..., help="admin, staff or viewer"),
+    password_file: Path | None = typer.Option(
+        None, "--password-file", help="Read the password from this 0600 file instead of a prompt"
+    ),
+) -> None:
+    """Add a user who can log in to the web console.
+
+    Viewers see; staff also run campaigns and manage contacts and consent;
+    admins also manage recordings, users, caller IDs and overrides.
+    The password is asked for twice (or read from a 0600 file); at least 12 characters.
+
+    Example: dialer users add ruiz --role admin
+    """
+
+    async def body() -> None:
+        secret = _password(password_file)
+        async with open_store(settings()) as store:
+            user = await add_user(store, name, role, secret, by=operator())
+        console.print(
+            f"user {user.name!r} added ({user.role.value}: "
+            f"{', '.join(sorted(p.value for p in MATRIX[user.role]))})"
+        )
+
+    run_async(body)
+
+
+@app.command("list")
+def list_(json_out: bool = typer.Option(False, "--json")) -> None:
+    """List users, their role and state. Example: dialer users list"""
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            users = await list_users(store)
+        emit_rows(
+            "Users",
+            ["name", "role", "state", "created_at", "created_by", "last_login_at"],
+            [
+                (
+                    u.name,
+                    u.role.value,
+                    "active" if u.active else f"disabled {u.disabled_at:%Y-%m-%d %H:%M}",
+                    u.created_at,
+                    u.created_by,
+                    u.last_login_at or "",
+                )
+                for u in users
+            ],
+            json_out,
+        )
+
+    run_async(body)
+
+
+@app.command()
+def disable(name: str) -> None:
+    """Disable a user: they cannot log in and their open sessions end at once.
+
+    Example: dialer users disable jsmith
+    """
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            await disable_user(store, name, by=operator())
+        console.print(f"user {name!r} disabled; their sessions ended")
+
+    run_async(body)
