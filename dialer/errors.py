@@ -48,6 +48,8 @@ class DialerError(Exception):
     exit_code = 1
     #: the form field / option at fault, if known
     field: str | None = None
+    #: other problems found in the same request (a form shows each at its field)
+    also: tuple[DialerError, ...] = ()
 
     def __init__(self, *args: object, field: str | None = None) -> None:
         super().__init__(*args)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -11,8 +10,6 @@ from rich.live import Live
 from rich.table import Table
 
 from dialer.campaign.engine import Engine
-from dialer.campaign.messages import MessagePlanner
-from dialer.campaign.model import MessageSpec
 from dialer.campaign.report import campaign_report
 from dialer.commands.common import (
     console,
@@ -25,24 +22,11 @@ from dialer.commands.common import (
     settings,
 )
 from dialer.consent.model import EmergencyCategory, Purpose
-from dialer.consent.rules import default_window, effective_window, validate_campaign
-from dialer.errors import InputError
-from dialer.numbers import normalise
 from dialer.service.lock import EngineLock
 from dialer.settings import Settings
-from dialer.store.campaigns import NewCampaign
+from dialer.usecases.campaigns import CampaignRequest, create_campaign, set_override
 
 app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
-
-
-def _window(text: str) -> tuple[dt.time, dt.time] | None:
-    if not text:
-        return None
-    try:
-        start, end = text.split("-", 1)
-        return dt.time.fromisoformat(start.strip()), dt.time.fromisoformat(end.strip())
-    except ValueError as exc:
-        raise InputError(f"--window {text!r} must look like 08:30-17:00") from exc
 
 
 @app.command()
@@ -74,48 +58,22 @@ def create(
 
     async def body() -> None:
         cfg = settings()
-        caller = normalise(caller_id, cfg.organisation.default_region)
+        request = CampaignRequest(
+            name=name,
+            purpose=purpose,
+            list_name=list_name,
+            message=message,
+            caller_id=caller_id,
+            identification=identification,
+            category=category,
+            authorized_by=authorized_by,
+            window=window,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            residential_exemption=residential_exemption,
+        )
         async with open_store(cfg) as store:
-            allowed = await store.consent.caller_id_allowed(caller)
-            narrowed = _window(window)
-            validate_campaign(
-                purpose,
-                category,
-                authorized_by or None,
-                narrowed[0] if narrowed else None,
-                narrowed[1] if narrowed else None,
-                caller_id_allowed=allowed,
-                residential_exemption=residential_exemption,
-            )
-            window_start, window_end = (
-                effective_window(purpose, *narrowed) if narrowed else default_window(purpose)
-            )
-            list_id = await store.contacts.list_id(list_name)
-            planner = MessagePlanner(cfg, store)
-            spec = await planner.pin(MessageSpec(message, identification))
-            # C8-C11: the message is composed and measured before the campaign exists,
-            # and the campaign keeps playing exactly these versions
-            await planner.validate(name, spec, await store.contacts.contacts(list_id))
-            attempts = max_attempts or cfg.engine.max_attempts
-            if attempts < 1:
-                raise InputError("--max-attempts must be at least 1")
-            await store.campaigns.create(
-                NewCampaign(
-                    name=name,
-                    purpose=purpose,
-                    list_id=list_id,
-                    message=spec,
-                    caller_id=caller,
-                    window_start=window_start,
-                    window_end=window_end,
-                    max_attempts=attempts,
-                    retry_delay=retry_delay if retry_delay >= 0 else cfg.engine.retry_delay_seconds,
-                    category=category,
-                    authorized_by=authorized_by or None,
-                    residential_exemption=residential_exemption,
-                ),
-                operator(),
-            )
+            await create_campaign(cfg, store, request, operator())
         console.print(f"campaign {name!r} created ({purpose.value}, list {list_name!r})")
 
     run_async(body)
@@ -134,7 +92,7 @@ def override(
 
     async def body() -> None:
         async with open_store(settings()) as store:
-            await store.campaigns.set_override(name, operator_name, reason)
+            await set_override(store, name, operator_name, reason)
         console.print(f"override recorded for {name!r} by {operator_name}")
 
     run_async(body)

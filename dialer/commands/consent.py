@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from pathlib import Path
 
 import typer
@@ -22,12 +21,13 @@ from dialer.commands.common import (
     settings,
 )
 from dialer.consent.model import ConsentSource, Purpose, RevocationChannel
-from dialer.csvfiles import CONSENT_COLUMNS, read_consents, read_numbers
+from dialer.csvfiles import CONSENT_COLUMNS, read_numbers
 from dialer.errors import CsvError
 from dialer.masking import mask_number
 from dialer.numbers import normalise
 from dialer.store.consent import ConsentInput
-from dialer.store.history import number_history
+from dialer.usecases.consent import import_consents, lookup
+from dialer.usecases.consent import revoke as revoke_number
 
 app = typer.Typer(help="Consent records, revocations, erasure and retention.", no_args_is_help=True)
 dnc_app = typer.Typer(
@@ -100,12 +100,11 @@ def revoke(
 
     async def body() -> None:
         cfg = settings()
-        e164 = normalise(number, cfg.organisation.default_region)
         async with open_store(cfg) as store:
-            result = await store.consent.revoke(
-                e164, channel, source_ref=ref, recorded_by=operator()
-            )
-        console.print(f"revocation {result.revocation_id} recorded for {mask_number(e164)}")
+            revoked = await revoke_number(cfg, store, number, channel, operator(), ref=ref)
+        console.print(
+            f"revocation {revoked.result.revocation_id} recorded for {mask_number(revoked.number)}"
+        )
 
     run_async(body)
 
@@ -119,9 +118,8 @@ def show(number: str, json_out: bool = typer.Option(False, "--json")) -> None:
 
     async def body() -> None:
         cfg = settings()
-        e164 = normalise(number, cfg.organisation.default_region)
         async with open_store(cfg) as store:
-            history = await number_history(store, e164)
+            history = await lookup(cfg, store, number)
         if json_out:
             print_json(history)
             return
@@ -194,17 +192,7 @@ def import_(
     async def body() -> None:
         cfg = settings()
         async with open_store(cfg) as store:
-            parsed = read_consents(file, cfg.organisation.default_region, store.clock())
-            if parsed.errors:
-                lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:20])
-                more = len(parsed.errors) - 20
-                raise CsvError(
-                    f"{file}: {len(parsed.errors)} bad row(s), nothing imported:\n{lines}"
-                    + (f"\n  ... and {more} more" if more > 0 else "")
-                )
-            count = await store.consent.import_batch(
-                parsed.records, operator(), batch_id=f"{file.name}:{uuid.uuid4().hex[:8]}"
-            )
+            count = await import_consents(cfg, store, file, operator())
         if json_out:
             print_json({"imported": count, "file": str(file)})
         else:

@@ -16,10 +16,9 @@ from dialer.commands.common import (
     run_async,
     settings,
 )
-from dialer.csvfiles import read_contacts
-from dialer.errors import CsvError
 from dialer.masking import mask_number
 from dialer.numbers import normalise
+from dialer.usecases.contacts import import_contacts
 
 app = typer.Typer(help="Contact lists (SIS exports).", no_args_is_help=True)
 
@@ -43,31 +42,25 @@ def import_(
 
     async def body() -> None:
         cfg = settings()
-        parsed = read_contacts(file, cfg.organisation.default_region, cfg.audio.default_language)
-        if strict and parsed.errors:
-            lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:20])
-            raise CsvError(f"{file}: {len(parsed.errors)} invalid row(s), nothing loaded:\n{lines}")
-        if not parsed.records:
-            raise CsvError(f"{file}: no valid rows; nothing loaded")
         async with open_store(cfg) as store:
-            await store.contacts.import_list(
-                list_name, parsed.records, replace=replace, operator=operator()
+            result = await import_contacts(
+                cfg, store, file, list_name, operator(), replace=replace, strict=strict
             )
         if json_out:
             print_json(
                 {
                     "list": list_name,
-                    "imported": len(parsed.records),
-                    "rejected": [{"row": e.row, "reason": e.reason} for e in parsed.errors],
+                    "imported": result.imported,
+                    "rejected": [{"row": e.row, "reason": e.reason} for e in result.rejected],
                 }
             )
             return
-        console.print(f"list {list_name!r}: {len(parsed.records)} contacts loaded from {file}")
-        if parsed.errors:
+        console.print(f"list {list_name!r}: {result.imported} contacts loaded from {file}")
+        if result.rejected:
             print_table(
-                f"{len(parsed.errors)} row(s) rejected",
+                f"{len(result.rejected)} row(s) rejected",
                 ["row", "reason"],
-                [(e.row, e.reason) for e in parsed.errors],
+                [(e.row, e.reason) for e in result.rejected],
             )
 
     run_async(body)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from pathlib import Path
 
 import typer
 
 from dialer.audio import prompts
-from dialer.audio.convert import convert_recording
 from dialer.campaign.messages import MessagePlanner
 from dialer.commands.common import (
     console,
@@ -21,10 +19,9 @@ from dialer.commands.common import (
     settings,
 )
 from dialer.errors import InputError, NotFoundError
+from dialer.usecases.recordings import add_recording, recording_details, remove_recording
 
 app = typer.Typer(help="Recordings (any common audio format).", no_args_is_help=True)
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @app.command()
@@ -43,34 +40,10 @@ def add(
 
     async def body() -> None:
         cfg = settings()
-        if not _NAME.match(name):
-            raise InputError(f"recording name {name!r}: use lowercase letters, digits, - and _")
-        lang = language.lower()[:2]
         async with open_store(cfg) as store:
-            version = await store.recordings.next_version(name, lang)
-            stem = f"{name}-{lang}-v{version}"
-            dest = cfg.audio.sounds_dir / "recordings"
-            # ffmpeg and the analysis are blocking: keep them off the event loop
-            converted = await asyncio.to_thread(
-                convert_recording, file, dest, stem, float(cfg.audio.max_seconds)
-            )
-            recording = await store.recordings.add(
-                name=name,
-                language=lang,
-                version=version,
-                duration=converted.duration_s,
-                sha256=converted.sha256_of_source,
-                source_name=file.name,
-                sound_stem=f"recordings/{stem}",
-                added_by=operator(),
-            )
-            # older versions stay while a campaign plays them, then they go
-            retired = await store.recordings.retire_unpinned(
-                name, await store.campaigns.pinned_versions(name), operator()
-            )
-            for old in retired:
-                for suffix in (".wav", ".sln16"):
-                    (cfg.audio.sounds_dir / f"{old.sound_stem}{suffix}").unlink(missing_ok=True)
+            added = await add_recording(cfg, store, file, name, language, operator())
+        recording, converted = added.recording, added.converted
+        lang, version = recording.language, recording.version
         if json_out:
             print_json(
                 {
@@ -132,10 +105,8 @@ def show(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
 
     async def body() -> None:
         async with open_store(settings()) as store:
-            rows = [r for r in await store.recordings.all() if r.name == name]
-            used = await store.campaigns.campaigns_using_recording(name)
-        if not rows:
-            raise InputError(f"no recording named {name!r}")
+            details = await recording_details(store, name)
+        rows, used = details.versions, details.used_by
         data = [
             {
                 "language": r.language,
@@ -169,8 +140,7 @@ def remove(name: str) -> None:
 
     async def body() -> None:
         async with open_store(settings()) as store:
-            used = await store.campaigns.campaigns_using_recording(name)
-            count = await store.recordings.remove(name, used, operator())
+            count = await remove_recording(store, name, operator())
         console.print(f"removed {count} version(s) of {name!r}")
 
     run_async(body)

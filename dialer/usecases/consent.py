@@ -1,0 +1,80 @@
+"""Consent look-up, revocation on someone's behalf, and consent-file imports
+(C3, C5-C7). Every revocation, whatever its channel, ends in the store's one
+revocation function (``ConsentStore.revoke``)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dialer.consent.model import RevocationChannel
+from dialer.csvfiles import read_consents
+from dialer.errors import CsvError, DialerError
+from dialer.numbers import normalise
+from dialer.settings import Settings
+from dialer.store.consent import RevocationResult
+from dialer.store.history import number_history
+from dialer.store.store import Store
+
+#: how many bad rows a refused consent file lists (the rest are counted)
+SHOWN_ROW_ERRORS = 20
+
+
+@dataclass(frozen=True)
+class Revoked:
+    number: str  # E.164: for the caller's own use only, never shown or logged
+    result: RevocationResult
+
+
+def parse_number(settings: Settings, raw: str) -> str:
+    try:
+        return normalise(raw, settings.organisation.default_region)
+    except DialerError as exc:
+        exc.field = exc.field or "number"
+        raise
+
+
+async def lookup(settings: Settings, store: Store, raw_number: str) -> dict[str, Any]:
+    """A number's history: consents, revocations, lists, calls (number masked)."""
+    return await number_history(store, parse_number(settings, raw_number))
+
+
+async def revoke(
+    settings: Settings,
+    store: Store,
+    raw_number: str,
+    channel: RevocationChannel,
+    operator: str,
+    *,
+    ref: str = "",
+) -> Revoked:
+    """Revoke consent for every non-emergency purpose, effective at once (C5-C7)."""
+    e164 = parse_number(settings, raw_number)
+    result = await store.consent.revoke(e164, channel, source_ref=ref, recorded_by=operator)
+    return Revoked(e164, result)
+
+
+async def import_consents(
+    settings: Settings, store: Store, file: Path, operator: str, *, shown_name: str = ""
+) -> int:
+    """A consent export in one transaction: any bad row and nothing is written (C3)."""
+    shown = shown_name or str(file)
+    try:
+        parsed = read_consents(file, settings.organisation.default_region, store.clock())
+    except CsvError as exc:
+        if shown_name:
+            raise CsvError(str(exc).replace(str(file), shown_name), field="file") from None
+        raise
+    if parsed.errors:
+        lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:SHOWN_ROW_ERRORS])
+        more = len(parsed.errors) - SHOWN_ROW_ERRORS
+        raise CsvError(
+            f"{shown}: {len(parsed.errors)} bad row(s), nothing imported:\n{lines}"
+            + (f"\n  ... and {more} more" if more > 0 else ""),
+            field="file",
+        )
+    return await store.consent.import_batch(
+        parsed.records, operator, batch_id=f"{Path(shown).name}:{uuid.uuid4().hex[:8]}"
+    )
