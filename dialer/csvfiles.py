@@ -18,9 +18,9 @@ from typing import Generic, TypeVar
 
 from dialer.consent.model import ConsentSource, Purpose
 from dialer.errors import CsvError, DialerError
+from dialer.model.consents import ConsentInput
+from dialer.model.contact import NewContact
 from dialer.numbers import normalise
-from dialer.store.consent import ConsentInput
-from dialer.store.contacts import NewContact
 
 T = TypeVar("T")
 

@@ -119,8 +119,7 @@ class Metrics:
         components: Mapping[str, Any] | None = None,
     ) -> None:
         """Read the scrape-time figures (the store's counts, the engine's state)."""
-        rows = await store.db.fetchall("SELECT channel, COUNT(*) FROM revocations GROUP BY channel")
-        self._store_counts.revocations = {str(r[0]): int(r[1]) for r in rows}
+        self._store_counts.revocations = await store.consent.revocations_by_channel()
         self.campaign_done.clear()
         self.campaign_total.clear()
         self.campaign_rate.clear()

@@ -37,7 +37,6 @@ from dialer.consent.model import RevocationChannel
 from dialer.errors import CsvError, DialerError, InputError
 from dialer.masking import mask_number
 from dialer.numbers import normalise
-from dialer.store import audit
 from dialer.store.store import Store
 
 log = structlog.get_logger("dialer.sms")
@@ -166,11 +165,7 @@ async def handle_inbound_sms(
 
 
 async def _revocation_for_message(store: Store, number: str, message_id: str) -> int | None:
-    row = await store.db.fetchone(
-        "SELECT id FROM revocations WHERE number_hash = ? AND channel = ? AND source_ref = ?",
-        (store.sealer.index(number), RevocationChannel.SMS.value, message_id),
-    )
-    return int(row[0]) if row else None
+    return await store.consent.revocation_id_for(number, RevocationChannel.SMS, message_id)
 
 
 async def _flag_for_review(
@@ -182,18 +177,14 @@ async def _flag_for_review(
     it may hold anything, and staff read it in the gateway (C18).
     """
     now = store.clock()
-    async with store.db.transaction() as conn:
-        await audit.append(
-            conn,
-            store.sealer,
-            SMS_REVIEW_AUDIT_KIND,
-            {
-                "number_hash": store.sealer.index(number),
-                "message_id": message_id,
-                "received_at": (received_at or now).astimezone(dt.UTC).isoformat(),
-            },
-            now,
-        )
+    await store.consent.note_for_review(
+        number,
+        SMS_REVIEW_AUDIT_KIND,
+        {
+            "message_id": message_id,
+            "received_at": (received_at or now).astimezone(dt.UTC).isoformat(),
+        },
+    )
 
 
 # -- gateway exports -----------------------------------------------------------------------

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from dialer.campaign.model import Campaign, Contact, Outcome
 from dialer.consent.model import Purpose, RevocationChannel
+from dialer.model.campaign import Campaign
+from dialer.model.contact import Contact
+from dialer.model.outcome import Outcome
 from dialer.store.store import Store
 from dialer.telephony.fastagi import AgiSession, CallHungUp
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dialer.campaign.model import Outcome
 from dialer.masking import mask_number
+from dialer.model.outcome import Outcome
 from dialer.store.store import Store
 
 

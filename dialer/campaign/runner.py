@@ -26,15 +26,16 @@ from typing import Any
 import structlog
 
 from dialer.campaign.broadcast import CallContext, CallRegistry, PlayPlan
-from dialer.campaign.model import Campaign, Contact, Outcome
 from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Purpose, Reason, RevocationChannel
 from dialer.consent.rules import check_can_start, effective_window
 from dialer.consent.windows import next_window_opening, warm_zone_cache
 from dialer.errors import AmiNotSentError, TelephonyError
+from dialer.model.campaign import AttemptRow, Campaign
+from dialer.model.contact import Contact
+from dialer.model.outcome import Outcome
 from dialer.settings import Settings
-from dialer.store.campaigns import AttemptRow
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
 from dialer.telephony.outcomes import BAD_NUMBER_CAUSES, classify_call

@@ -25,8 +25,8 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from dialer.campaign.model import Outcome
-from dialer.store.campaigns import AttemptRow
+from dialer.model.campaign import AttemptRow
+from dialer.model.outcome import Outcome
 from dialer.telephony.outcomes import BAD_NUMBER_CAUSES
 
 FINAL_OUTCOMES = frozenset(

@@ -24,8 +24,8 @@ from dialer.consent.model import ConsentSource, Purpose, RevocationChannel
 from dialer.csvfiles import CONSENT_COLUMNS, read_numbers
 from dialer.errors import CsvError
 from dialer.masking import mask_number
+from dialer.model.consents import ConsentInput
 from dialer.numbers import normalise
-from dialer.store.consent import ConsentInput
 from dialer.usecases.consent import import_consents, lookup
 from dialer.usecases.consent import revoke as revoke_number
 

@@ -9,51 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from dialer.campaign.model import AttemptState, Campaign, MessageSpec, Outcome
 from dialer.consent.crypto import Sealer
 from dialer.consent.model import Decision, EmergencyCategory, Purpose
 from dialer.errors import InputError, NotFoundError
+from dialer.model.campaign import AttemptRow, Campaign, MessageSpec, NewCampaign
+from dialer.model.outcome import AttemptState, Outcome
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
-
-
-@dataclass(frozen=True)
-class NewCampaign:
-    name: str
-    purpose: Purpose
-    list_id: int
-    message: MessageSpec
-    caller_id: str
-    window_start: dt.time
-    window_end: dt.time
-    max_attempts: int
-    retry_delay: int
-    category: EmergencyCategory | None
-    authorized_by: str | None
-    residential_exemption: bool = False
-
-
-@dataclass(frozen=True)
-class AttemptRow:
-    id: str
-    contact_id: int
-    attempt_no: int
-    decided_at: dt.datetime
-    allowed: bool
-    reason: str
-    detail: str
-    state: AttemptState
-    outcome: Outcome | None
-    ami_reason: int | None
-    dial_status: str | None
-    hangup_cause: int | None
-    digits: str
-    language: str | None
-    note: str
-
 
 _ATTEMPT_COLUMNS = (
     "id, contact_id, attempt_no, decided_at, allowed, reason, detail, state, outcome, "

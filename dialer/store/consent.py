@@ -9,13 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import aiosqlite
@@ -24,12 +20,12 @@ from dialer.consent.crypto import Sealer
 from dialer.consent.model import (
     CallFact,
     ConsentFact,
-    ConsentSource,
     NumberFacts,
     Purpose,
     RevocationChannel,
 )
-from dialer.errors import ComplianceError, InputError, NotFoundError, StoreError
+from dialer.errors import InputError, NotFoundError, StoreError
+from dialer.model.consents import ConsentInput, RevocationResult
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
 
@@ -43,75 +39,6 @@ _INSERT_CONSENT = (
     "obtained_at, disclosure_sha256, evidence_ref, signature_ref, written, batch_id, "
     "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-#: C3: the record names the number in E.164 (callers normalise first)
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-
-@lru_cache(maxsize=256)
-def _disclosure_sha256(disclosure: str) -> str:
-    """C3: the disclosure's SHA-256 (given, or of the text). Cached: an export
-    repeats the same few disclosure texts on every row."""
-    text = disclosure.strip()
-    if _SHA256.match(text.lower()):
-        return text.lower()
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ConsentInput:
-    """A consent record as it arrives; ``validate`` refuses incomplete ones (C3)."""
-
-    number: str  # E.164
-    scope: Purpose
-    source: ConsentSource
-    method: str
-    obtained_at: dt.datetime
-    disclosure: str  # the disclosure text shown, or its SHA-256
-    evidence_ref: str
-    contact_ref: str = ""
-    signature_ref: str = ""
-    written: bool = False
-
-    def disclosure_sha256(self) -> str:
-        return _disclosure_sha256(self.disclosure)
-
-    def validate(self, now: dt.datetime) -> None:
-        if not _E164.match(self.number):
-            raise ComplianceError("C3: consent record incomplete: missing number (E.164)")
-        missing = [
-            name
-            for name, value in (
-                ("method", self.method),
-                ("disclosure", self.disclosure),
-                ("evidence reference", self.evidence_ref),
-            )
-            if not value.strip()
-        ]
-        if missing:
-            raise ComplianceError(f"C3: consent record incomplete: missing {', '.join(missing)}")
-        if self.obtained_at.tzinfo is None:
-            raise ComplianceError("C3: consent obtained-at must carry a time zone (UTC)")
-        if self.obtained_at > now + dt.timedelta(minutes=5):
-            raise ComplianceError("C3: consent obtained-at is in the future")
-        if self.written and not self.signature_ref.strip():
-            raise ComplianceError("C3: written consent needs a signature reference")
-        if self.scope is Purpose.TELEMARKETING and not self.written:
-            raise ComplianceError(
-                "C3: telemarketing consent must be prior express written consent "
-                "(give --written and a signature reference)"
-            )
-        if self.scope is Purpose.EMERGENCY:
-            raise ComplianceError("C3: emergency calls need no consent; use scope school")
-
-
-@dataclass(frozen=True)
-class RevocationResult:
-    revocation_id: int
-    number_hash: str
-    received_at: dt.datetime
-    recorded_at: dt.datetime
 
 
 class ConsentStore:
@@ -273,6 +200,34 @@ class ConsentStore:
                 now,
             )
         return RevocationResult(revocation_id, number_hash, received, now)
+
+    async def revocation_id_for(
+        self, number: str, channel: RevocationChannel, source_ref: str
+    ) -> int | None:
+        """The revocation a channel already recorded for this message or call, if any
+        (gateways redeliver SMS; exports overlap with the live hook)."""
+        row = await self.db.fetchone(
+            "SELECT id FROM revocations WHERE number_hash = ? AND channel = ? AND source_ref = ?",
+            (self.sealer.index(number), channel.value, source_ref),
+        )
+        return int(row[0]) if row else None
+
+    async def revocations_by_channel(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT channel, COUNT(*) FROM revocations GROUP BY channel")
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def note_for_review(self, number: str, kind: str, details: dict[str, Any]) -> None:
+        """An audit entry, with no data row, that staff review (e.g. an SMS that only
+        mentions STOP). Only the keyed hash of the number is kept (C18)."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await audit.append(
+                conn,
+                self.sealer,
+                kind,
+                {"number_hash": self.sealer.index(number), **details},
+                now,
+            )
 
     # -- do-not-call lists (C4, C15) -------------------------------------------
 

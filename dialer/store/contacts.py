@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from dialer.campaign.model import Contact
 from dialer.consent.crypto import Sealer
 from dialer.errors import InputError, NotFoundError
+from dialer.model.contact import Contact, NewContact
 from dialer.store import audit
 from dialer.store.db import Clock, Database, ts
-
-
-@dataclass(frozen=True)
-class NewContact:
-    external_id: str
-    number: str  # E.164
-    language: str
-    fields: dict[str, str]
 
 
 class ContactStore:

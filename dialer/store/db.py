@@ -145,6 +145,10 @@ class Database:
         self._reader = reader
         return reader
 
+    async def ping(self) -> None:
+        """One trivial query: the database answers (health checks)."""
+        await self.fetchone("SELECT 1")
+
     async def version(self) -> int:
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialer.consent.crypto import Sealer
 from dialer.masking import mask_number
-from dialer.store.store import Store
+from dialer.store.consent import ConsentStore
+from dialer.store.db import Database
 
 
-async def number_history(store: Store, number: str) -> dict[str, Any]:
+class HistoryStore:
+    """Everything stored about one number, for staff (``store.history``)."""
+
+    def __init__(self, db: Database, sealer: Sealer, consent: ConsentStore) -> None:
+        self.db = db
+        self.sealer = sealer
+        self.consent = consent
+
+    async def number_history(self, number: str) -> dict[str, Any]:
+        return await _number_history(self, number)
+
+
+async def _number_history(store: HistoryStore, number: str) -> dict[str, Any]:
     number_hash = store.sealer.index(number)
     db = store.db
     consents = await db.fetchall(

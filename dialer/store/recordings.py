@@ -7,29 +7,13 @@ play the newest version at dial time.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from dialer.consent.crypto import Sealer
 from dialer.errors import InputError, NotFoundError
+from dialer.model.recording import Recording
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
-
-
-@dataclass(frozen=True)
-class Recording:
-    id: int
-    name: str
-    language: str
-    version: int
-    duration: float
-    sha256: str
-    source_name: str
-    sound_stem: str  # path without extension, as Asterisk names sound files
-    added_by: str
-    added_at: dt.datetime
-
 
 _COLUMNS = (
     "id, name, language, version, duration, sha256, source_name, sound_stem, added_by, added_at"

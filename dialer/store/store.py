@@ -11,6 +11,8 @@ from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
 from dialer.store.db import Clock, Database, utcnow
+from dialer.store.evidence import EvidenceStore
+from dialer.store.history import HistoryStore
 from dialer.store.migrations import LATEST_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.users import UserStore
@@ -26,6 +28,8 @@ class Store:
         self.campaigns = CampaignStore(db, sealer, clock)
         self.recordings = RecordingStore(db, sealer, clock)
         self.users = UserStore(db, sealer, clock)
+        self.history = HistoryStore(db, sealer, self.consent)
+        self.evidence = EvidenceStore(db, sealer)
 
     @classmethod
     async def open(

@@ -6,13 +6,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 from dialer.campaign.messages import MessagePlanner
-from dialer.campaign.model import Campaign, MessageSpec
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.consent.rules import default_window, effective_window, validate_campaign
 from dialer.errors import DialerError, InputError
+from dialer.model.campaign import Campaign, MessageSpec, NewCampaign
 from dialer.numbers import normalise
 from dialer.settings import Settings
-from dialer.store.campaigns import NewCampaign
 from dialer.store.store import Store
 
 #: the form field each rule's refusal belongs to (validate_campaign's messages

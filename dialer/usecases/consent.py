@@ -12,10 +12,9 @@ from typing import Any
 from dialer.consent.model import RevocationChannel
 from dialer.csvfiles import read_consents
 from dialer.errors import CsvError, DialerError
+from dialer.model.consents import RevocationResult
 from dialer.numbers import normalise
 from dialer.settings import Settings
-from dialer.store.consent import RevocationResult
-from dialer.store.history import number_history
 from dialer.store.store import Store
 
 #: how many bad rows a refused consent file lists (the rest are counted)
@@ -38,7 +37,7 @@ def parse_number(settings: Settings, raw: str) -> str:
 
 async def lookup(settings: Settings, store: Store, raw_number: str) -> dict[str, Any]:
     """A number's history: consents, revocations, lists, calls (number masked)."""
-    return await number_history(store, parse_number(settings, raw_number))
+    return await store.history.number_history(parse_number(settings, raw_number))
 
 
 async def revoke(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dialer.audio.convert import ConvertedAudio, convert_recording
 from dialer.errors import InputError
+from dialer.model.recording import Recording
 from dialer.settings import Settings
-from dialer.store.recordings import Recording
 from dialer.store.store import Store
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -23,7 +23,7 @@ async def _store_ok(request: Request) -> dict[str, Any]:
     ctx = context(request)
     started = time.perf_counter()
     try:
-        await ctx.store.db.fetchone("SELECT 1")
+        await ctx.store.db.ping()
     except DialerError as exc:
         return {"ok": False, "error": str(exc)}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}

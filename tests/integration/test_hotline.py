@@ -51,8 +51,8 @@ from dialer.hotline import (
     resolve_prompts,
     run_hotline,
 )
+from dialer.model.consents import ConsentInput
 from dialer.settings import load_settings
-from dialer.store.consent import ConsentInput
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
 

@@ -15,7 +15,7 @@ from support.sandbox import Sandbox
 from support.workspace import make_workspace
 
 from dialer.campaign.engine import Engine
-from dialer.campaign.model import Outcome
+from dialer.model.outcome import Outcome
 from dialer.store.store import Store
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,6 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from dialer.campaign.model import Campaign, MessageSpec
 from dialer.consent.crypto import create_key_file
 from dialer.consent.model import (
     CampaignRules,
@@ -22,9 +21,9 @@ from dialer.consent.model import (
     Purpose,
 )
 from dialer.errors import NotFoundError
-from dialer.store.campaigns import NewCampaign
-from dialer.store.consent import ConsentInput
-from dialer.store.contacts import NewContact
+from dialer.model.campaign import Campaign, MessageSpec, NewCampaign
+from dialer.model.consents import ConsentInput
+from dialer.model.contact import NewContact
 from dialer.store.store import Store
 
 #: 11:00 in New York (the numbers below are Manhattan numbers): inside every window

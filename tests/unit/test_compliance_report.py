@@ -22,7 +22,6 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from dialer.campaign.model import Campaign, Contact, MessageSpec, Outcome
 from dialer.cli import app as cli_app
 from dialer.compliance_report import audit_report, render_report
 from dialer.consent.crypto import create_key_file
@@ -36,10 +35,11 @@ from dialer.consent.model import (
     Reason,
     RevocationChannel,
 )
+from dialer.model.campaign import Campaign, MessageSpec, NewCampaign
+from dialer.model.consents import ConsentInput
+from dialer.model.contact import Contact, NewContact
+from dialer.model.outcome import Outcome
 from dialer.sms import handle_inbound_sms
-from dialer.store.campaigns import NewCampaign
-from dialer.store.consent import ConsentInput
-from dialer.store.contacts import NewContact
 from dialer.store.store import Store
 
 T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)  # 10:00 in New York (EST)

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from dialer.campaign.model import AttemptState, Outcome
 from dialer.campaign.scheduler import next_step, plan
-from dialer.store.campaigns import AttemptRow
+from dialer.model.campaign import AttemptRow
+from dialer.model.outcome import AttemptState, Outcome
 
 NOW = dt.datetime(2026, 11, 23, 15, 0, tzinfo=dt.UTC)
 DELAY = dt.timedelta(minutes=5)

@@ -27,6 +27,7 @@ from dialer.consent.model import (
     Reason,
 )
 from dialer.errors import InputError, NumberError
+from dialer.model.consents import ConsentInput
 from dialer.sms import (
     SMS_REVIEW_AUDIT_KIND,
     STOP_KEYWORDS,
@@ -37,7 +38,6 @@ from dialer.sms import (
     parse_sms_export,
 )
 from dialer.store import audit
-from dialer.store.consent import ConsentInput
 from dialer.store.store import Store
 
 NUMBER = "+12125550142"

@@ -35,8 +35,8 @@ from dialer.consent.gate import decide
 from dialer.consent.model import Purpose, Reason, RevocationChannel
 from dialer.errors import ConfigError, StoreError
 from dialer.log import configure_logging
+from dialer.model.contact import NewContact
 from dialer.settings import read_secret_file
-from dialer.store.contacts import NewContact
 from dialer.store.store import Store
 
 #: numbers written in this test only, each with distinctive digits

@@ -25,7 +25,7 @@ from support.store import NUMBERS, Clock, consent, open_store, rules
 
 from dialer.consent.gate import decide
 from dialer.consent.model import Purpose, Reason, RevocationChannel
-from dialer.store.contacts import NewContact
+from dialer.model.contact import NewContact
 from dialer.store.store import Store
 
 POOL = NUMBERS[:4]

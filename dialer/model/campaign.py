@@ -1,39 +1,13 @@
-"""Campaign and contact data as the runner and reports use them (no I/O)."""
+"""Campaigns, their messages and their attempts, as the store returns them (no I/O)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from dialer.consent.model import EmergencyCategory, Purpose
-
-
-class Outcome(StrEnum):
-    """What happened to one attempt; persisted per attempt and per contact."""
-
-    COMPLETED = "completed"
-    OPTED_OUT = "opted-out"
-    WRONG_NUMBER = "wrong-number"
-    BUSY = "busy"
-    NO_ANSWER = "no-answer"
-    FAILED = "failed"
-    BLOCKED = "blocked"
-    #: the engine stopped (crash, Ctrl-C) while the call was up: never redialled
-    INTERRUPTED = "interrupted"
-    #: the gate allowed it but the originate was never sent (Asterisk gone):
-    #: nobody was called, so the contact is gated and dialled again next time
-    NOT_PLACED = "not-placed"
-
-
-class AttemptState(StrEnum):
-    """Call lifecycle: gated → dialing → answered → done (or blocked)."""
-
-    BLOCKED = "blocked"
-    DIALING = "dialing"
-    ANSWERED = "answered"
-    DONE = "done"
+from dialer.model.outcome import AttemptState, Outcome
 
 
 @dataclass(frozen=True)
@@ -84,10 +58,39 @@ class Campaign:
 
 
 @dataclass(frozen=True)
-class Contact:
-    id: int
-    external_id: str
-    number: str  # E.164, decrypted in memory only
-    language: str
-    fields: dict[str, str] = field(default_factory=dict)
-    needs_review: bool = False
+class NewCampaign:
+    """A campaign as ``campaign create`` asks for it (validated before it is stored)."""
+
+    name: str
+    purpose: Purpose
+    list_id: int
+    message: MessageSpec
+    caller_id: str
+    window_start: dt.time
+    window_end: dt.time
+    max_attempts: int
+    retry_delay: int
+    category: EmergencyCategory | None
+    authorized_by: str | None
+    residential_exemption: bool = False
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One stored attempt: the gate's decision (C2) and what happened afterwards."""
+
+    id: str
+    contact_id: int
+    attempt_no: int
+    decided_at: dt.datetime
+    allowed: bool
+    reason: str
+    detail: str
+    state: AttemptState
+    outcome: Outcome | None
+    ami_reason: int | None
+    dial_status: str | None
+    hangup_cause: int | None
+    digits: str
+    language: str | None
+    note: str
