@@ -142,6 +142,27 @@ class CampaignStore:
         rows = await self.db.fetchall("SELECT name, purpose FROM campaigns ORDER BY id")
         return [(str(r[0]), str(r[1])) for r in rows]
 
+    async def progress_counts(self, campaign: Campaign) -> tuple[int, dict[str, int]]:
+        """(contacts in the list, contacts per latest outcome) without unsealing a
+        number: what the console's progress bars show when no engine runs it.
+        A contact with no attempt yet counts as ``pending``; a call under way as
+        ``in-progress``."""
+        total_row = await self.db.fetchone(
+            "SELECT COUNT(*) FROM contacts WHERE list_id = ?", (campaign.list_id,)
+        )
+        # SQLite: with MAX() the bare columns come from the row holding the maximum
+        rows = await self.db.fetchall(
+            "SELECT outcome, COUNT(*) FROM (SELECT contact_id, outcome, MAX(decided_at) "
+            "FROM attempts WHERE campaign_id = ? GROUP BY contact_id) GROUP BY outcome",
+            (campaign.id,),
+        )
+        total = int(total_row[0]) if total_row else 0
+        counts = {str(r[0] or "in-progress"): int(r[1]) for r in rows}
+        started = sum(counts.values())
+        if total > started:
+            counts["pending"] = total - started
+        return total, counts
+
     async def campaigns_using_recording(self, recording: str) -> list[str]:
         rows = await self.db.fetchall("SELECT name, message FROM campaigns ORDER BY id")
         return [

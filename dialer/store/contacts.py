@@ -118,3 +118,14 @@ class ContactStore:
             "ON c.list_id = l.id GROUP BY l.id ORDER BY l.name"
         )
         return [(str(r[0]), int(r[1])) for r in rows]
+
+    async def language_counts(self) -> dict[str, dict[str, int]]:
+        """Per list: contacts per language (en, es ...), without unsealing anything."""
+        rows = await self.db.fetchall(
+            "SELECT l.name, c.language, COUNT(*) FROM contacts c JOIN contact_lists l "
+            "ON l.id = c.list_id GROUP BY l.name, c.language ORDER BY l.name, c.language"
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for name, language, count in rows:
+            counts.setdefault(str(name), {})[str(language)] = int(count)
+        return counts

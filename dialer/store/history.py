@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dialer.consent.crypto import Sealer
 from dialer.masking import mask_number
 from dialer.store.consent import ConsentStore
-from dialer.store.db import Database
+from dialer.store.db import Database, ts
 
 
 class HistoryStore:
@@ -20,6 +21,15 @@ class HistoryStore:
 
     async def number_history(self, number: str) -> dict[str, Any]:
         return await _number_history(self, number)
+
+    async def revocations_by_channel(self, since: dt.datetime) -> dict[str, int]:
+        """Opt-outs received since ``since``, per channel (keypad, hotline, sms, web ...)."""
+        rows = await self.db.fetchall(
+            "SELECT channel, COUNT(*) FROM revocations WHERE received_at >= ? GROUP BY channel "
+            "ORDER BY COUNT(*) DESC",
+            (ts(since),),
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
 
 
 async def _number_history(store: HistoryStore, number: str) -> dict[str, Any]:
