@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from dialer.accounts.passwords import hash_password, needs_rehash, verify_password
 from dialer.accounts.roles import Role
 from dialer.errors import InputError
+from dialer.model.user import User
 from dialer.ratelimit import Limiter
 from dialer.store.store import Store
-from dialer.store.users import User
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 

@@ -11,40 +11,14 @@ session, a copy of the database does not.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from dialer.accounts.roles import Role
 from dialer.consent.crypto import Sealer
 from dialer.errors import InputError, NotFoundError
+from dialer.model.user import Session, User
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    name: str
-    role: Role
-    password_hash: str
-    created_at: dt.datetime
-    created_by: str
-    disabled_at: dt.datetime | None
-    last_login_at: dt.datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.disabled_at is None
-
-
-@dataclass(frozen=True)
-class Session:
-    token_sha256: str
-    user: User
-    csrf_token: str
-    created_at: dt.datetime
-    last_seen_at: dt.datetime
-
 
 _USER_COLUMNS = (
     "u.id, u.name, u.role, u.password_hash, u.created_at, u.created_by, u.disabled_at, "

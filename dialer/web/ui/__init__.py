@@ -30,8 +30,17 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from dialer.web.context import WebContext
-from dialer.web.ui import admin, auth, campaigns, consent, dashboard, lists, optout, recordings
-from dialer.web.ui import reports
+from dialer.web.ui import (
+    admin,
+    auth,
+    campaigns,
+    consent,
+    dashboard,
+    lists,
+    optout,
+    recordings,
+    reports,
+)
 from dialer.web.ui.core import STATIC, UiState
 from dialer.web.ui.forms import BodyLimit
 

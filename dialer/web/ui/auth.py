@@ -50,12 +50,12 @@ async def login(request: Request) -> Response:
                 )  # fmt: skip
             except LoginRefused as exc:
                 status = 429 if exc.retry_after_s else 401
-                response = render_anon(
+                refused = render_anon(
                     request, "login.html", status=status, error=str(exc), next=target, name=name
                 )
                 if exc.retry_after_s:
-                    response.headers["Retry-After"] = str(int(exc.retry_after_s) + 1)
-                return response
+                    refused.headers["Retry-After"] = str(int(exc.retry_after_s) + 1)
+                return refused
     except DialerError as exc:
         return render_anon(request, "login.html", status=403, error=str(exc), next="/", name="")
     response = redirect(request, target)

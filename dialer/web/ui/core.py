@@ -25,8 +25,8 @@ from dialer.accounts.roles import Permission, allows
 from dialer.accounts.users import LoginLimits
 from dialer.errors import DialerError
 from dialer.masking import mask_text
+from dialer.model.user import Session
 from dialer.ratelimit import Limiter
-from dialer.store.users import Session
 from dialer.web.context import WebContext, context
 from dialer.web.ui.forms import Form, read_form
 from dialer.web.ui.security import (
@@ -123,7 +123,9 @@ def _form_id() -> str:
 
 
 def _flash_sig(request: Request, text: str) -> str:
-    return hmac.new(state(request).guard.key, b"flash\x1f" + text.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(
+        state(request).guard.key, b"flash\x1f" + text.encode(), hashlib.sha256
+    ).hexdigest()[:32]
 
 
 def redirect(request: Request, url: str, flash: str = "") -> RedirectResponse:
@@ -172,7 +174,9 @@ def error_page(request: Request, session: Session | None, exc: DialerError) -> H
     )
 
 
-def page(permission: Permission = Permission.VIEW) -> Callable[[Page], Callable[[Request], Awaitable[Response]]]:
+def page(
+    permission: Permission = Permission.VIEW,
+) -> Callable[[Page], Callable[[Request], Awaitable[Response]]]:
     def wrap(handler: Page) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             session, presented = await state(request).guard.session(request)
@@ -190,8 +194,11 @@ def page(permission: Permission = Permission.VIEW) -> Callable[[Page], Callable[
 
 
 def action(
-    permission: Permission, on_error: ErrorPage | None = None
+    permission: Permission, on_error: ErrorPage | None = None, *, once: bool = True
 ) -> Callable[[Action], Callable[[Request], Awaitable[Response]]]:
+    """``once``: the form acts at most once (everything that changes something);
+    a look-up form (``once=False``) may be sent again."""
+
     def wrap(handler: Action) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             ui = state(request)
@@ -204,7 +211,11 @@ def action(
                     else "Log in first; nothing was done."
                 )
                 return render_anon(
-                    request, "login.html", status=401, error=str(exc), next=request.url.path,
+                    request,
+                    "login.html",
+                    status=401,
+                    error=str(exc),
+                    next=request.url.path,
                     name="",
                 )
             form_id = ""
@@ -212,19 +223,21 @@ def action(
                 async with read_form(request) as form:
                     ui.guard.check_csrf(session, form.get("csrf_token"))
                     require(session, permission)
-                    form_id = form.get("form_id")
-                    await ui.guard.claim_form(session, form_id)
+                    if once:
+                        form_id = form.get("form_id")
+                        await ui.guard.claim_form(session, form_id)
                     try:
                         response = await handler(request, session, form)
                     except DialerError as exc:
-                        await ui.ctx.store.users.release_form(form_id)
+                        if form_id:
+                            await ui.ctx.store.users.release_form(form_id)
                         if on_error is None:
                             return error_page(request, session, exc)
                         failed = await on_error(request, session, form, exc)
                         failed.status_code = status_for(exc)
                         return failed
                     location = response.headers.get("location", "")
-                    if location:
+                    if location and form_id:
                         await ui.ctx.store.users.form_result(form_id, location)
                     return response
             except DialerError as exc:
@@ -235,9 +248,7 @@ def action(
     return wrap
 
 
-def render_anon(
-    request: Request, template: str, *, status: int = 200, **data: Any
-) -> HTMLResponse:
+def render_anon(request: Request, template: str, *, status: int = 200, **data: Any) -> HTMLResponse:
     """A page with a form shown without a session (login, opt-out): its token is
     bound to a cookie set on this very response."""
     guard = state(request).guard

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from dialer.store.users import Session
+from dialer.model.user import Session
 from dialer.web.context import context
 from dialer.web.ui.charts import bar_chart
 from dialer.web.ui.core import page, render

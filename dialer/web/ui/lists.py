@@ -10,7 +10,7 @@ from starlette.routing import Route
 from dialer.accounts.roles import Permission
 from dialer.csvfiles import ID_COLUMNS, LANGUAGE_COLUMNS, PHONE_COLUMNS
 from dialer.errors import DialerError, InputError
-from dialer.store.users import Session
+from dialer.model.user import Session
 from dialer.usecases.contacts import import_contacts
 from dialer.web.context import context
 from dialer.web.ui.core import action, page, render
@@ -64,7 +64,9 @@ async def upload(request: Request, session: Session, form: Form) -> Response:
     ctx = context(request)
     file = form.files.get("file")
     if file is None:
-        raise InputError("Choose a CSV file (an export from your student information system).", field="file")
+        raise InputError(
+            "Choose a CSV file (an export from your student information system).", field="file"
+        )
     result = await import_contacts(
         ctx.settings,
         ctx.store,

@@ -15,8 +15,8 @@ from starlette.routing import Route
 from dialer.accounts.roles import Permission
 from dialer.campaign.messages import MessagePlanner
 from dialer.errors import DialerError, InputError, NotFoundError
-from dialer.store.recordings import Recording
-from dialer.store.users import Session
+from dialer.model.recording import Recording
+from dialer.model.user import Session
 from dialer.usecases.recordings import add_recording, recording_details, remove_recording
 from dialer.web.context import context
 from dialer.web.ui.core import action, page, redirect, render
@@ -72,9 +72,7 @@ async def _upload_failed(
     for key, path in form.files.items():
         message = message.replace(str(path), form.names.get(key, path.name))
     exc_field = exc.field or "file"
-    return await _list_page(
-        request, session, errors={exc_field: message}, values=dict(form.fields)
-    )
+    return await _list_page(request, session, errors={exc_field: message}, values=dict(form.fields))
 
 
 @action(Permission.MANAGE_RECORDINGS, on_error=_upload_failed)

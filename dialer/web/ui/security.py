@@ -26,9 +26,9 @@ from starlette.responses import Response
 
 from dialer.accounts.roles import Permission, allows
 from dialer.errors import DialerError, InputError
+from dialer.model.user import Session, User
 from dialer.settings import Settings, read_secret_file, write_secret_file
 from dialer.store.store import Store
-from dialer.store.users import Session, User
 
 SESSION_COOKIE = "dialer_session"
 ANON_COOKIE = "dialer_form"
@@ -117,10 +117,9 @@ class Guard:
             return None, True
         now = self.store.clock()
         web = self.settings.web
-        if (
-            now - found.last_seen_at > dt.timedelta(minutes=web.session_idle_minutes)
-            or now - found.created_at > dt.timedelta(hours=web.session_max_hours)
-        ):
+        if now - found.last_seen_at > dt.timedelta(
+            minutes=web.session_idle_minutes
+        ) or now - found.created_at > dt.timedelta(hours=web.session_max_hours):
             await self.store.users.end_session(found.token_sha256)
             return None, True
         if now - found.last_seen_at > TOUCH_EVERY:
