@@ -73,4 +73,4 @@ def routes(ctx: WebContext) -> Sequence[BaseRoute]:
 
 def middleware(ctx: WebContext) -> Sequence[Middleware]:
     limit = ctx.settings.web.max_upload_mb * 2**20 + FORM_OVERHEAD_BYTES
-    return [Middleware(BodyLimit, max_bytes=limit)]
+    return [Middleware(BodyLimit, max_bytes=limit, shown_mb=ctx.settings.web.max_upload_mb)]

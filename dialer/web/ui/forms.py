@@ -36,15 +36,17 @@ class UploadTooLarge(InputError):
 class BodyLimit:
     """ASGI middleware: refuse request bodies larger than ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, shown_mb: int = 0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: the limit as the setting states it (the body may also hold other fields)
+        self.shown_mb = shown_mb or max(1, max_bytes // 2**20)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        limit, shown_mb = self.max_bytes, self.shown_mb
         seen = 0
 
         async def limited() -> Message:
@@ -59,7 +61,7 @@ class BodyLimit:
                         seen += len(rest.get("body", b""))
                         more = rest.get("more_body", False)
                     raise UploadTooLarge(
-                        f"The file is larger than the {limit // 2**20} MB limit "
+                        f"The file is larger than the {shown_mb} MB limit "
                         "(web.max_upload_mb); nothing was saved.",
                         field="file",
                     )

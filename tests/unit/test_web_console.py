@@ -1,0 +1,250 @@
+"""The staff console and the opt-out page over real HTTP (uvicorn on loopback,
+httpx), on a real store: sessions, CSRF, one-time forms, roles, bad input.
+
+Every refused request gets a clear message on the page, the HTTP status to
+match, and changes nothing (checked in the SQLite file).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from support.store import audit_kinds, counts, raw
+from support.webapp import PASSWORD, WebServer, add_user, form_tokens, hidden
+from typer.testing import CliRunner
+
+from dialer.cli import app
+
+RUNNER = CliRunner()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[WebServer]:
+    config = tmp_path / "dialer.toml"
+    result = RUNNER.invoke(app, ["--config", str(config), "init", "--callback", "+12125550100"])
+    assert result.exit_code == 0, result.output
+    with config.open("a") as f:
+        f.write("\n[web]\nmax_upload_mb = 1\noptout_per_number_per_day = 2\n")
+    add_user(config, "ruiz", "admin")
+    add_user(config, "lee", "staff")
+    add_user(config, "val", "viewer")
+    with WebServer(config) as web:
+        yield web
+
+
+def _db(server: WebServer) -> Path:
+    return server.config.parent / "dialer.db"
+
+
+def test_login_cookie_is_signed_httponly_samestrict_and_logins_are_audited(
+    server: WebServer,
+) -> None:
+    client = server.client()
+    page = client.get("/login")
+    token = hidden(page.text, "anon_token")
+    refused = client.post(
+        "/login", data={"name": "ruiz", "password": "nope" * 4, "anon_token": token}
+    )
+    assert refused.status_code == 401
+    assert "wrong user name or password" in refused.text
+    reply = client.post("/login", data={"name": "ruiz", "password": PASSWORD, "anon_token": token})
+    assert reply.status_code == 303
+    cookie = next(
+        v for k, v in reply.headers.multi_items() if k == "set-cookie" and "dialer_session" in v
+    )
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP on loopback; Secure over TLS
+    assert client.get("/").status_code == 200
+    # a tampered cookie opens nothing
+    value = client.cookies["dialer_session"]
+    client.cookies.set("dialer_session", value[:-1] + ("0" if value[-1] != "0" else "1"))
+    assert client.get("/").status_code == 303
+    kinds = audit_kinds(_db(server))
+    assert kinds["web-login"] == 1 and kinds["web-login-refused"] == 1
+    with closing(raw(_db(server))) as conn:
+        stored = conn.execute("SELECT token_sha256 FROM web_sessions").fetchone()[0]
+    assert value.split(".")[0] not in stored  # only the token's hash is stored
+
+
+def test_login_form_without_its_own_token_is_refused(server: WebServer) -> None:
+    reply = server.client().post("/login", data={"name": "ruiz", "password": PASSWORD})
+    assert reply.status_code == 403
+    assert "expired or was not sent from this site" in reply.text
+
+
+def test_forms_without_or_with_a_forged_csrf_token_are_refused_and_change_nothing(
+    server: WebServer,
+) -> None:
+    client = server.login("lee")
+    page = client.get("/consent")
+    tokens = form_tokens(page.text)
+    data = {"revoke_number": "+12125550123", "confirm": "on", "form_id": tokens["form_id"]}
+    missing = client.post("/consent/revoke", data=data)
+    forged = client.post("/consent/revoke", data={**data, "csrf_token": "forged" + "x" * 30})
+    for reply in (missing, forged):
+        assert reply.status_code == 403
+        assert "security token is missing or wrong" in reply.text
+        assert "Nothing was changed" in reply.text
+    assert counts(_db(server))["revocations"] == 0
+    ok = client.post("/consent/revoke", data={**data, **tokens})
+    assert ok.status_code == 200, ok.text
+    assert "Revocation 1 recorded for +1******0123" in ok.text
+    with closing(raw(_db(server))) as conn:
+        channel, by = conn.execute("SELECT channel, recorded_by FROM revocations").fetchone()
+    assert (channel, by) == ("staff", "lee")
+
+
+def test_a_double_submitted_form_acts_once_and_says_so(server: WebServer) -> None:
+    client = server.login("ruiz")
+    tokens = form_tokens(client.get("/admin/callerids").text)
+    data = {"number": "+12125550100", "label": "office", **tokens}
+    first = client.post("/admin/callerids", data=data)
+    second = client.post("/admin/callerids", data=data)
+    assert first.status_code == 303
+    assert second.status_code == 409
+    assert "already sent; it was not carried out a second time" in second.text
+    assert 'href="/admin/callerids"' in second.text
+    assert counts(_db(server))["caller_ids"] == 1
+    with closing(raw(_db(server))) as conn:
+        payload = conn.execute("SELECT payload FROM audit WHERE kind='caller-id-added'").fetchone()
+    assert json.loads(payload[0])["by"] == "ruiz"  # the UI action is audited with the name
+
+
+def test_an_expired_session_is_told_so_and_a_post_does_nothing(server: WebServer) -> None:
+    client = server.login("lee")
+    tokens = form_tokens(client.get("/consent").text)
+    with closing(raw(_db(server))) as conn:
+        conn.execute("UPDATE web_sessions SET last_seen_at = '2020-01-01T00:00:00.000000Z'")
+    page = client.get("/consent")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/consent&expired=1"
+    assert "session has expired" in client.get(page.headers["location"]).text
+    data = {"revoke_number": "+12125550123", "confirm": "on", **tokens}
+    post = client.post("/consent/revoke", data=data)
+    assert post.status_code == 401
+    assert "Your session has expired" in post.text and "nothing was done" in post.text
+    assert counts(_db(server))["revocations"] == 0
+
+
+def test_roles_viewer_sees_but_cannot_act_staff_cannot_manage_users(server: WebServer) -> None:
+    viewer = server.login("val")
+    assert viewer.get("/campaigns").status_code == 200
+    refused = viewer.get("/campaigns/new")
+    assert refused.status_code == 403
+    assert "Your role (viewer) does not allow this" in refused.text
+    tokens = form_tokens(viewer.get("/consent").text)
+    post = viewer.post("/consent/revoke", data={"revoke_number": "+12125550123", **tokens})
+    assert post.status_code == 403
+    staff = server.login("lee")
+    assert staff.get("/admin/users").status_code == 403
+    assert counts(_db(server))["revocations"] == 0
+
+
+def test_oversized_upload_is_refused_413_and_nothing_is_saved(server: WebServer) -> None:
+    client = server.login("ruiz")
+    tokens = form_tokens(client.get("/recordings").text)
+    big = b"RIFF" + b"\0" * (3 * 2**20)
+    reply = client.post(
+        "/recordings",
+        data={"name": "big", "language": "en", **tokens},
+        files={"file": ("big.wav", big, "audio/wav")},
+    )
+    assert reply.status_code == 413
+    assert "larger than the 1 MB limit" in reply.text
+    with closing(raw(_db(server))) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+
+
+def test_corrupt_audio_is_refused_with_the_reason_next_to_the_file(server: WebServer) -> None:
+    client = server.login("ruiz")
+    tokens = form_tokens(client.get("/recordings").text)
+    reply = client.post(
+        "/recordings",
+        data={"name": "broken", "language": "en", **tokens},
+        files={"file": ("closure.mp3", b"this is not audio at all" * 50, "audio/mpeg")},
+    )
+    assert reply.status_code == 422
+    assert 'id="file-error"' in reply.text and "closure.mp3" in reply.text
+    assert "dialer-upload-" not in reply.text  # the temporary path is not shown
+    with closing(raw(_db(server))) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+
+
+def test_csv_without_a_phone_column_and_a_list_with_a_bad_row(server: WebServer) -> None:
+    client = server.login("lee")
+    tokens = form_tokens(client.get("/lists").text)
+    reply = client.post(
+        "/lists",
+        data={"list": "g5", **tokens},
+        files={"file": ("sis.csv", b"student,grade\nAna,5\n", "text/csv")},
+    )
+    assert reply.status_code == 422
+    assert "sis.csv: no phone column; expected one of: phone" in reply.text
+    assert counts(_db(server))["contacts"] == 0
+    tokens = form_tokens(reply.text)
+    csv_text = "id,phone,language\ns-1,+12125550101,en\ns-2,12,es\ns-3,+12125550103,es\n"
+    reply = client.post(
+        "/lists",
+        data={"list": "g5", **tokens},
+        files={"file": ("sis.csv", csv_text.encode(), "text/csv")},
+    )
+    assert reply.status_code == 200
+    assert "2 contacts loaded" in reply.text
+    assert "<td>3</td><td>" in reply.text  # row 3 (header = row 1) refused, with its reason
+    assert "1 row(s) refused" in reply.text
+    assert "<strong>en</strong> 1" in reply.text and "<strong>es</strong> 1" in reply.text
+
+
+def _optout(client, number: str, lang: str = "en") -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    page = client.get(f"/optout?lang={lang}")
+    token = hidden(page.text, "anon_token")
+    confirm = client.post(
+        "/optout", data={"number": number, "lang": lang, "step": "enter", "anon_token": token}
+    )
+    token = hidden(confirm.text, "anon_token")
+    done = client.post(
+        "/optout", data={"number": number, "lang": lang, "step": "confirm", "anon_token": token}
+    )
+    return done.status_code, done.text
+
+
+def test_c5_optout_page_answers_alike_for_known_and_unknown_numbers(server: WebServer) -> None:
+    staff = server.login("lee")
+    tokens = form_tokens(staff.get("/lists").text)
+    staff.post(
+        "/lists",
+        data={"list": "g5", **tokens},
+        files={"file": ("sis.csv", b"id,phone\ns-1,+12125550101\n", "text/csv")},
+    )
+    parent = server.client()
+    known = _optout(parent, "(212) 555-0101")
+    unknown = _optout(parent, "(212) 555-0177")
+    assert known[0] == unknown[0] == 200
+    assert (
+        known[1].replace("0101", "NNNN").split("anon_token")[0]
+        == unknown[1].replace("0177", "NNNN").split("anon_token")[0]
+    )
+    assert "If +1******0101 is on our lists" in known[1]
+    spanish = _optout(parent, "2125550188", lang="es")
+    assert spanish[0] == 200 and 'lang="es"' in spanish[1] and "Su solicitud" in spanish[1]
+    with closing(raw(_db(server))) as conn:
+        rows = conn.execute("SELECT channel, recorded_by FROM revocations").fetchall()
+    assert rows == [("web", "parent (web opt-out page)")] * 3
+    assert audit_kinds(_db(server))["revocation"] == 3
+
+
+def test_optout_is_rate_limited_per_number_and_refuses_forged_forms(server: WebServer) -> None:
+    parent = server.client()
+    assert _optout(parent, "2125550150")[0] == 200
+    assert _optout(parent, "2125550150")[0] == 200
+    status, text = _optout(parent, "2125550150")  # optout_per_number_per_day = 2
+    assert status == 429 and "Too many requests" in text
+    forged = parent.post("/optout", data={"number": "2125550151", "step": "confirm"})
+    assert forged.status_code == 403
+    bad = _optout(parent, "12")
+    assert bad[0] == 422 or "does not look like a phone number" in bad[1]
+    assert counts(_db(server))["revocations"] == 2
