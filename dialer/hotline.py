@@ -15,8 +15,8 @@ Call flow::
     hotline-press-1-confirm  (any key stops it), then WAIT FOR DIGIT
         other key -> hotline-invalid, ask again; nothing -> ask again;
         after ``tries`` questions -> goodbye, HANGUP      (no revocation)
-    "1" -> ConsentStore.revoke(number, HOTLINE, source_ref=agi_uniqueid)
-           COMMITTED, and only then hotline-done, HANGUP  (C5, like C10)
+    "1" -> Store.revoke_durably(number, HOTLINE, source_ref=agi_uniqueid)
+           DURABLE, and only then hotline-done, HANGUP    (C5, like C10)
 
 ``Playback()`` would swallow the keypress (DESIGN.md), so prompts are played
 with ``STREAM FILE`` and escape digits, then ``WAIT FOR DIGIT``.
@@ -98,9 +98,10 @@ class AgiChannel(Protocol):
 
 
 class Revoker(Protocol):
-    """Records a hotline revocation and returns its id once it is COMMITTED."""
+    """Records a hotline revocation; returns what to log ("revocation 12") once
+    it is DURABLE (in the store, or in the fsynced revocation journal)."""
 
-    def __call__(self, number: str, source_ref: str) -> int: ...
+    def __call__(self, number: str, source_ref: str) -> str: ...
 
 
 class HotlineOutcome(StrEnum):
@@ -114,7 +115,8 @@ class HotlineOutcome(StrEnum):
 @dataclass(frozen=True)
 class HotlineResult:
     outcome: HotlineOutcome
-    revocation_id: int | None = None
+    #: "revocation 12", or the journal entry while the store was unavailable
+    revocation: str | None = None
     #: masked caller number (C18), empty when there was none
     number: str = ""
     detail: str = ""
@@ -196,7 +198,7 @@ def run_hotline(
     source_ref = agi.env.get("agi_uniqueid", "")
     number: str | None = None
     masked = ""
-    revocation_id: int | None = None
+    revocation: str | None = None
     try:
         agi.answer()
         number = caller_number(agi.env, default_region)
@@ -211,23 +213,23 @@ def run_hotline(
             agi.stream_file(prompts.goodbye)
             agi.hangup()
             return HotlineResult(HotlineOutcome.NOT_CONFIRMED, number=masked)
-        # C5: the revocation is committed before the caller hears it is done
-        revocation_id = revoke(number, source_ref)
-        log.info("hotline.revoked", number=masked, revocation_id=revocation_id, uniqueid=source_ref)
+        # C5: the revocation is durable before the caller hears it is done
+        revocation = revoke(number, source_ref)
+        log.info("hotline.revoked", number=masked, revocation=revocation, uniqueid=source_ref)
         agi.stream_file(prompts.done)
         agi.hangup()
-        return HotlineResult(HotlineOutcome.REVOKED, revocation_id, masked)
+        return HotlineResult(HotlineOutcome.REVOKED, revocation, masked)
     except CallerHangup:
-        if revocation_id is not None:
+        if revocation is not None:
             # hung up during the confirmation: the revocation stands
-            return HotlineResult(HotlineOutcome.REVOKED, revocation_id, masked, "hung up")
+            return HotlineResult(HotlineOutcome.REVOKED, revocation, masked, "hung up")
         log.info("hotline.hung_up", number=masked, uniqueid=source_ref)
         return HotlineResult(HotlineOutcome.HUNG_UP, number=masked)
     except DialerError as exc:
         log.error("hotline.failed", number=masked, uniqueid=source_ref, error=str(exc))
         apologise(agi, prompts.apology)
         return HotlineResult(
-            HotlineOutcome.FAILED, revocation_id, masked, str(exc), exit_code=exc.exit_code
+            HotlineOutcome.FAILED, revocation, masked, str(exc), exit_code=exc.exit_code
         )
 
 
@@ -259,7 +261,7 @@ def apologise(agi: AgiChannel, apology: Sequence[str]) -> None:
 
 
 class StoreRevoker:
-    """Opens the store once per call and revokes through :meth:`ConsentStore.revoke`
+    """Opens the store once per call and revokes through :meth:`Store.revoke_durably`
     (the one revocation function, C5). The AGI flow is synchronous, so every
     store call runs to completion on this object's own event loop."""
 
@@ -275,18 +277,18 @@ class StoreRevoker:
             cfg = self._settings.store
             self._store = self._runner.run(Store.open(cfg.path, cfg.key_file))
 
-    def __call__(self, number: str, source_ref: str) -> int:
+    def __call__(self, number: str, source_ref: str) -> str:
         self.open()
         assert self._store is not None
         result = self._runner.run(
-            self._store.consent.revoke(
+            self._store.revoke_durably(
                 number,
                 RevocationChannel.HOTLINE,
                 source_ref=source_ref,
                 recorded_by=RECORDED_BY,
             )
         )
-        return result.revocation_id
+        return result.reference
 
     def close(self) -> None:
         try:

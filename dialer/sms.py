@@ -15,10 +15,11 @@ whole message**. What counts as "the whole message" (``is_stop_request``):
   is flagged for staff review (``needs_review``), because a person may well
   mean it. Staff then revoke with ``dialer consent revoke --channel sms``.
 
-Every STOP ends in ``ConsentStore.revoke(..., RevocationChannel.SMS,
-source_ref=<message id>)``, the one revocation function (C5), committed before
-``handle_inbound_sms`` returns. A message id seen before is not revoked twice
-(gateways redeliver; exports overlap with the live hook).
+Every STOP ends in ``Store.revoke_durably(..., RevocationChannel.SMS,
+source_ref=<message id>)``, the one revocation function (C5), durable (stored,
+or fsynced to the revocation journal) before ``handle_inbound_sms`` returns.
+A message id seen before is not revoked twice (gateways redeliver; exports
+overlap with the live hook).
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ class SmsResult:
     duplicate: bool = False
     #: a keyword inside a longer message: no revocation, staff should read it
     needs_review: bool = False
+    #: the store was unavailable: the revocation waits in the revocation journal
+    journaled: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -117,6 +120,7 @@ class SmsResult:
             "revocation_id": self.revocation_id,
             "duplicate": self.duplicate,
             "needs_review": self.needs_review,
+            "journaled": self.journaled,
         }
 
 
@@ -143,19 +147,19 @@ async def handle_inbound_sms(
     if received_at is not None and received_at.tzinfo is None:
         raise InputError("the SMS received-at time needs a time zone (e.g. Z)")
     if is_stop_request(text):
-        existing = await _revocation_for_message(store, number, message_id)
-        if existing is not None:
+        seen, existing = await _revocation_for_message(store, number, message_id)
+        if seen:
             log.info("sms.duplicate", number=masked, message_id=message_id)
             return SmsResult(message_id, masked, True, existing, duplicate=True)
-        result = await store.consent.revoke(
+        result = await store.revoke_durably(
             number,
             RevocationChannel.SMS,
             source_ref=message_id,
             received_at=received_at,
             recorded_by="sms",
         )
-        log.info("sms.revoked", number=masked, message_id=message_id, id=result.revocation_id)
-        return SmsResult(message_id, masked, True, result.revocation_id)
+        log.info("sms.revoked", number=masked, message_id=message_id, ref=result.reference)
+        return SmsResult(message_id, masked, True, result.revocation_id, journaled=result.journaled)
     if mentions_stop_keyword(text):
         await _flag_for_review(store, number, message_id, received_at)
         log.warning("sms.needs_review", number=masked, message_id=message_id)
@@ -164,8 +168,14 @@ async def handle_inbound_sms(
     return SmsResult(message_id, masked, False)
 
 
-async def _revocation_for_message(store: Store, number: str, message_id: str) -> int | None:
-    return await store.consent.revocation_id_for(number, RevocationChannel.SMS, message_id)
+async def _revocation_for_message(
+    store: Store, number: str, message_id: str
+) -> tuple[bool, int | None]:
+    """Whether this message already revoked (and the row id, once it is stored)."""
+    existing = await store.consent.revocation_id_for(number, RevocationChannel.SMS, message_id)
+    if existing is not None:
+        return True, existing
+    return store.revocation_waiting(number, RevocationChannel.SMS, message_id), None
 
 
 async def _flag_for_review(

@@ -176,8 +176,10 @@ def _digit_seen_by_ami(context: CallContext) -> str | None:
 
 
 async def _opt_out(session: AgiSession, context: CallContext, store: Store) -> None:
-    # C10: committed before the call is released or anything else is played
-    await store.consent.revoke(
+    # C10: durable (store, or the fsynced journal) before the call is released or
+    # anything else is played; if neither can take it, StoreError ends the call
+    # without a confirmation
+    await store.revoke_durably(
         context.contact.number,
         RevocationChannel.KEYPAD,
         source_ref=context.call_id,

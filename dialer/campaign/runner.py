@@ -346,7 +346,7 @@ class CampaignRunner:
             if context.outcome is None and context.answered and "9" in events.digits:
                 # C10: the 9 reached Asterisk but the call ended before the route saw
                 # it; it is still an opt-out, committed now
-                await self.store.consent.revoke(
+                await self.store.revoke_durably(
                     contact.number,
                     RevocationChannel.KEYPAD,
                     source_ref=call_id,

@@ -102,9 +102,7 @@ def revoke(
         cfg = settings()
         async with open_store(cfg) as store:
             revoked = await revoke_number(cfg, store, number, channel, operator(), ref=ref)
-        console.print(
-            f"revocation {revoked.result.revocation_id} recorded for {mask_number(revoked.number)}"
-        )
+        console.print(f"{revoked.result.reference} recorded for {mask_number(revoked.number)}")
 
     run_async(body)
 

@@ -49,6 +49,11 @@ def receive(
             print_json(result.to_json())
         elif result.duplicate:
             console.print(f"{result.number}: message {message_id} was already handled")
+        elif result.stop and result.journaled:
+            console.print(
+                f"revocation for {result.number} saved in the revocation journal (the "
+                "database refused the write; it is stored once the database recovers)"
+            )
         elif result.stop:
             console.print(f"revocation {result.revocation_id} recorded for {result.number}")
         elif result.needs_review:

@@ -83,3 +83,26 @@ class RevocationResult:
     number_hash: str
     received_at: dt.datetime
     recorded_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DurableRevocation:
+    """Where a revocation was made durable."""
+
+    number_hash: str
+    received_at: dt.datetime
+    #: the store's row id; None while it waits in the journal
+    revocation_id: int | None = None
+    #: the journal entry's id when the store could not take it
+    journal_id: str | None = None
+
+    @property
+    def journaled(self) -> bool:
+        return self.revocation_id is None
+
+    @property
+    def reference(self) -> str:
+        """What to show a person: ``revocation 12`` or ``journal entry 3f2a...``."""
+        if self.revocation_id is not None:
+            return f"revocation {self.revocation_id}"
+        return f"revocation (journal entry {self.journal_id}; stored once the database recovers)"

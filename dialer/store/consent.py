@@ -11,7 +11,8 @@ import asyncio
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import aiosqlite
@@ -28,6 +29,7 @@ from dialer.errors import InputError, NotFoundError, StoreError
 from dialer.model.consents import ConsentInput, RevocationResult
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
+from dialer.store.journal import JournalEntry
 
 #: C4: evidence and DNC entries are kept at least this long
 RETENTION = dt.timedelta(days=5 * 366)
@@ -42,10 +44,19 @@ _INSERT_CONSENT = (
 
 
 class ConsentStore:
-    def __init__(self, db: Database, sealer: Sealer, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        sealer: Sealer,
+        clock: Clock,
+        pending_revocations: PendingRevocations | None = None,
+    ) -> None:
         self.db = db
         self.sealer = sealer
         self.clock = clock
+        #: revocations still waiting in the journal (number hash -> received-at
+        #: text); the gate honours them like stored ones (C6)
+        self._pending = pending_revocations
         self._since_now: dt.datetime | None = None
         self._since_text = ""
 
@@ -160,44 +171,30 @@ class ConsentStore:
         source_ref: str = "",
         received_at: dt.datetime | None = None,
         recorded_by: str = "system",
+        wait_s: float | None = None,
     ) -> RevocationResult:
-        """The one revocation function every channel ends in (C5).
+        """Write one revocation to the store, committed before this returns (C5).
 
-        Committed before this returns: the caller (keypad route, hotline, SMS,
-        staff) may release the call or answer only afterwards (C10). The gate
-        reads revocations right before every attempt, so it takes effect for
-        the next attempt of every campaign (C6), whatever purpose (C7).
+        Channels do not call this directly: they call
+        :meth:`dialer.store.store.Store.revoke_durably`, which retries and falls
+        back to the journal when the store stays unavailable. The gate reads
+        revocations right before every attempt, so it takes effect for the next
+        attempt of every campaign (C6), whatever purpose (C7). The transaction
+        commits with ``synchronous = FULL`` (a confirmation may play right after).
+        ``wait_s`` bounds the wait for the write lock (StoreError after it).
         """
         now = self.clock()
         received = received_at or now
         number_hash = self.sealer.index(number)
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO revocations (number_hash, channel, received_at, recorded_at, "
-                "source_ref, recorded_by) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    number_hash,
-                    channel.value,
-                    ts(received),
-                    ts(now),
-                    source_ref or None,
-                    recorded_by,
-                ),
-            )
-            revocation_id = int(cursor.lastrowid or 0)
-            await audit.append(
+        async with self.db.transaction(durable=True, wait_s=wait_s) as conn:
+            revocation_id = await self._insert_revocation(
                 conn,
-                self.sealer,
-                "revocation",
-                {
-                    "revocation_id": revocation_id,
-                    "number_hash": number_hash,
-                    "channel": channel.value,
-                    "received_at": ts(received),
-                    "source_ref": source_ref,
-                    "by": recorded_by,
-                },
-                now,
+                number_hash,
+                channel.value,
+                received_text=ts(received),
+                now=now,
+                source_ref=source_ref,
+                recorded_by=recorded_by,
             )
         return RevocationResult(revocation_id, number_hash, received, now)
 
@@ -228,6 +225,71 @@ class ConsentStore:
                 {"number_hash": self.sealer.index(number), **details},
                 now,
             )
+
+    async def _insert_revocation(
+        self,
+        conn: aiosqlite.Connection,
+        number_hash: str,
+        channel: str,
+        *,
+        received_text: str,
+        now: dt.datetime,
+        source_ref: str,
+        recorded_by: str,
+        journal_ref: str = "",
+    ) -> int:
+        cursor = await conn.execute(
+            "INSERT INTO revocations (number_hash, channel, received_at, recorded_at, "
+            "source_ref, recorded_by) VALUES (?, ?, ?, ?, ?, ?)",
+            (number_hash, channel, received_text, ts(now), source_ref or None, recorded_by),
+        )
+        revocation_id = int(cursor.lastrowid or 0)
+        details: dict[str, Any] = {
+            "revocation_id": revocation_id,
+            "number_hash": number_hash,
+            "channel": channel,
+            "received_at": received_text,
+            "source_ref": source_ref,
+            "by": recorded_by,
+        }
+        if journal_ref:
+            # it waited in the revocation journal while the store was unavailable
+            details["journal"] = journal_ref
+        await audit.append(conn, self.sealer, "revocation", details, now)
+        return revocation_id
+
+    async def insert_journaled(
+        self, entries: Sequence[JournalEntry], *, wait_s: float | None = None
+    ) -> int:
+        """Move journaled revocations into the store, one durable transaction.
+
+        An entry already stored (same number, channel, received-at and source:
+        a replay that ran before, or a commit that reported failure but had
+        succeeded) is skipped. Returns how many rows were added.
+        """
+        now = self.clock()
+        added = 0
+        async with self.db.transaction(durable=True, wait_s=wait_s) as conn:
+            for entry in entries:
+                async with conn.execute(
+                    "SELECT 1 FROM revocations WHERE number_hash = ? AND received_at = ? "
+                    "AND channel = ? AND COALESCE(source_ref, '') = ?",
+                    (entry.number_hash, entry.received_at, entry.channel, entry.source_ref),
+                ) as cursor:
+                    if await cursor.fetchone() is not None:
+                        continue
+                await self._insert_revocation(
+                    conn,
+                    entry.number_hash,
+                    entry.channel,
+                    received_text=entry.received_at,
+                    now=now,
+                    source_ref=entry.source_ref,
+                    recorded_by=entry.recorded_by,
+                    journal_ref=entry.id,
+                )
+                added += 1
+        return added
 
     # -- do-not-call lists (C4, C15) -------------------------------------------
 
@@ -448,8 +510,12 @@ class ConsentStore:
         (``Database.quick_read``): ~30 us, so the runner can call it before
         every single attempt and still decide > 20,000 times a second.
         """
-        rows = await self.db.quick_read(_FACTS_ONE, (self.sealer.index(number), self._since()))
-        return _facts_from(rows)
+        number_hash = self.sealer.index(number)
+        rows = await self.db.quick_read(_FACTS_ONE, (number_hash, self._since()))
+        facts = _facts_from(rows)
+        if self._pending is not None:
+            facts = _with_pending(facts, self._pending().get(number_hash))
+        return facts
 
     def _since(self) -> str:
         """Start of the call history the gate needs (C13), as stored text."""
@@ -472,7 +538,11 @@ class ConsentStore:
                 raise StoreError(f"database query failed: {exc}") from exc
             for row in rows:
                 grouped[row[1]].append(row)
-        return {by_hash[h]: _facts_from(rows) for h, rows in grouped.items()}
+        pending = self._pending() if self._pending is not None else {}
+        return {
+            by_hash[h]: _with_pending(_facts_from(rows), pending.get(h))
+            for h, rows in grouped.items()
+        }
 
 
 #: one SELECT per fact source; ``{match}`` picks the numbers (rows: kind,
@@ -497,6 +567,19 @@ _FACTS_MANY = _FACTS_SQL.format(match="IN (SELECT value FROM json_each(?1))")
 _BATCH = 2000
 
 _PURPOSES = {p.value: p for p in Purpose}
+
+#: number hash -> latest received-at (store text) of revocations waiting in the journal
+PendingRevocations = Callable[[], Mapping[str, str]]
+
+
+def _with_pending(facts: NumberFacts, pending_received: str | None) -> NumberFacts:
+    """A journaled revocation blocks like a stored one (C6), until it is replayed."""
+    if pending_received is None:
+        return facts
+    received = parse_ts(pending_received)
+    if facts.revoked_at is not None and facts.revoked_at >= received:
+        return facts
+    return replace(facts, revoked_at=received)
 
 
 def _facts_from(rows: Iterable[Any]) -> NumberFacts:

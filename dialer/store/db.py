@@ -171,30 +171,77 @@ class Database:
         return current
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(
+        self, *, durable: bool = False, wait_s: float | None = None
+    ) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``).
+
+        ``durable``: commit with ``synchronous = FULL``, so the commit survives a
+        power loss (WAL + NORMAL may lose the last commits; a revocation whose
+        confirmation already played must not be lost, C10; issue 8).
+        ``wait_s``: give up (StoreError) after this long waiting for this
+        process's other writers and for other processes' locks, instead of the
+        30 s ``BUSY_TIMEOUT_MS`` (a caller is waiting on the line).
+        """
         started = time.perf_counter()
-        async with self._write_lock:
+        if wait_s is None:
+            await self._write_lock.acquire()
+        else:
             try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
-            try:
-                yield self.conn
-            except sqlite3.Error as exc:
-                # translated at the boundary (errors.py): callers and the CLI see a
-                # StoreError, and the whole transaction is gone (C3: all rows or none)
-                await self._rollback()
-                raise StoreError(f"write to {self.path} failed, nothing was saved: {exc}") from exc
-            except BaseException:
-                await self._rollback()
-                raise
-            try:
-                await self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await self._rollback()
-                raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+                await asyncio.wait_for(self._write_lock.acquire(), max(wait_s, 0.001))
+            except TimeoutError:
+                raise StoreError(
+                    f"cannot start a transaction on {self.path}: another write in this "
+                    f"process took longer than {wait_s:g} s"
+                ) from None
+        try:
+            async with self._pragmas(durable, wait_s), self._begin_commit() as conn:
+                yield conn
             if self.observe_write is not None:
                 self.observe_write(time.perf_counter() - started)
+        finally:
+            self._write_lock.release()
+
+    @asynccontextmanager
+    async def _pragmas(self, durable: bool, wait_s: float | None) -> AsyncIterator[None]:
+        """Per-transaction connection settings, put back afterwards (lock held)."""
+        try:
+            if durable:
+                await self.conn.execute("PRAGMA synchronous = FULL")
+            if wait_s is not None:
+                await self.conn.execute(f"PRAGMA busy_timeout = {max(int(wait_s * 1000), 1)}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot prepare a transaction on {self.path}: {exc}") from exc
+        try:
+            yield
+        finally:
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                if durable:
+                    await self.conn.execute("PRAGMA synchronous = NORMAL")
+                if wait_s is not None:
+                    await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    @asynccontextmanager
+    async def _begin_commit(self) -> AsyncIterator[aiosqlite.Connection]:
+        try:
+            await self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot start a transaction on {self.path}: {exc}") from exc
+        try:
+            yield self.conn
+        except sqlite3.Error as exc:
+            # translated at the boundary (errors.py): callers and the CLI see a
+            # StoreError, and the whole transaction is gone (C3: all rows or none)
+            await self._rollback()
+            raise StoreError(f"write to {self.path} failed, nothing was saved: {exc}") from exc
+        except BaseException:
+            await self._rollback()
+            raise
+        try:
+            await self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            await self._rollback()
+            raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
 
     async def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (e.g. disk full); then

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
+import structlog
+
 from dialer.consent.crypto import Sealer, load_keys
+from dialer.consent.model import RevocationChannel
+from dialer.errors import StoreError
+from dialer.masking import mask_text
+from dialer.model.consents import DurableRevocation
 from dialer.store import audit
 from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
@@ -13,9 +23,20 @@ from dialer.store.contacts import ContactStore
 from dialer.store.db import Clock, Database, utcnow
 from dialer.store.evidence import EvidenceStore
 from dialer.store.history import HistoryStore
+from dialer.store.journal import RevocationJournal, journal_path
 from dialer.store.migrations import LATEST_VERSION
 from dialer.store.recordings import RecordingStore
+from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
 from dialer.store.users import UserStore
+
+log = structlog.get_logger("dialer.store")
+
+#: at open, how long the journal replay waits for the write lock before it
+#: leaves the entries to the background task (a hotline caller is waiting)
+REPLAY_WAIT_S = 2.0
+#: the background replay's backoff while the store keeps refusing writes
+_DRAIN_FIRST_S = 1.0
+_DRAIN_MAX_S = 30.0
 
 
 class Store:
@@ -23,13 +44,16 @@ class Store:
         self.db = db
         self.sealer = sealer
         self.clock = clock
-        self.consent = ConsentStore(db, sealer, clock)
+        #: opt-outs the database could not take (issue 8 item 2), next to the file
+        self.journal = RevocationJournal(journal_path(db.path), sealer)
+        self.consent = ConsentStore(db, sealer, clock, self._pending_revocations)
         self.contacts = ContactStore(db, sealer, clock)
         self.campaigns = CampaignStore(db, sealer, clock)
         self.recordings = RecordingStore(db, sealer, clock)
         self.users = UserStore(db, sealer, clock)
         self.history = HistoryStore(db, sealer, self.consent)
         self.evidence = EvidenceStore(db, sealer)
+        self._drain_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -42,12 +66,134 @@ class Store:
     ) -> Store:
         sealer = Sealer(load_keys(key_file))
         db = await Database.open(path, migrate_to=migrate_to)
-        return cls(db, sealer, clock)
+        store = cls(db, sealer, clock)
+        if migrate_to is not None:
+            await store.start_journal()
+        return store
+
+    # -- revocations (C5, C10) ---------------------------------------------------
+
+    async def revoke_durably(
+        self,
+        number: str,
+        channel: RevocationChannel,
+        *,
+        source_ref: str = "",
+        received_at: dt.datetime | None = None,
+        recorded_by: str = "system",
+        budget_s: float = REVOCATION_BUDGET_S,
+    ) -> DurableRevocation:
+        """THE revocation function (C5): keypad, hotline, SMS, staff and web all end here.
+
+        Durable in the store or, when the store stays unavailable, in the
+        fsynced journal; raises StoreError only when neither could take it
+        (then the caller must not hear a confirmation). See
+        :mod:`dialer.store.revocation`.
+        """
+        journal = self._usable_journal()
+        result = await revoke_durably(
+            self.consent,
+            journal,
+            number,
+            channel,
+            source_ref=source_ref,
+            received_at=received_at,
+            recorded_by=recorded_by,
+            budget_s=budget_s,
+        )
+        if result.journaled:
+            self._ensure_drain()
+        return result
+
+    async def start_journal(self) -> None:
+        """Open the journal and replay it before anything is dialled.
+
+        A store that still refuses writes leaves the entries waiting: the gate
+        honours them (C6) and a background task retries.
+        """
+        journal = self._usable_journal()
+        if journal is None:
+            return
+        try:
+            await replay_journal(self.consent, journal, wait_s=REPLAY_WAIT_S)
+        except StoreError as exc:
+            log.error("revocation.journal_replay_failed", error=mask_text(str(exc)))
+            self._ensure_drain()
+
+    def revocation_waiting(self, number: str, channel: RevocationChannel, source_ref: str) -> bool:
+        """Whether this channel's revocation for that message/call waits in the journal."""
+        if not self.journal.is_open:
+            return False
+        number_hash = self.sealer.index(number)
+        return any(
+            e.number_hash == number_hash
+            and e.channel == channel.value
+            and e.source_ref == source_ref
+            for e in self.journal.pending()
+        )
+
+    async def replay_revocation_journal(self) -> int:
+        """Replay now (StoreError if the store refuses); how many rows were added."""
+        journal = self._usable_journal()
+        if journal is None:
+            return 0
+        return await replay_journal(self.consent, journal)
+
+    def _usable_journal(self) -> RevocationJournal | None:
+        if not self.journal.is_open:
+            try:
+                self.journal.open()
+            except StoreError as exc:
+                # e.g. the disk was already full when this process started
+                log.error("revocation.journal_unavailable", error=mask_text(str(exc)))
+                return None
+        return self.journal
+
+    def _pending_revocations(self) -> Mapping[str, str]:
+        """For the gate: revocations still in the journal, by number hash (C6)."""
+        if not self.journal.is_open:
+            if not self.journal.path.exists():
+                return {}
+            self.journal.open()
+        pending = self.journal.pending_by_hash()
+        if pending:
+            self._ensure_drain()
+        return pending
+
+    def _ensure_drain(self) -> None:
+        if self._drain_task is not None and not self._drain_task.done():
+            return
+        try:
+            self._drain_task = asyncio.get_running_loop().create_task(self._drain())
+        except RuntimeError:  # no loop (synchronous caller): the next open replays
+            self._drain_task = None
+
+    async def _drain(self) -> None:
+        """Move journaled revocations into the store once it takes writes again."""
+        delay = _DRAIN_FIRST_S
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                if not await asyncio.to_thread(self.journal.pending):
+                    return
+                await replay_journal(self.consent, self.journal, wait_s=REPLAY_WAIT_S)
+                delay = _DRAIN_FIRST_S
+            except StoreError as exc:
+                log.warning("revocation.journal_still_waiting", error=mask_text(str(exc)))
+                delay = min(delay * 2, _DRAIN_MAX_S)
+
+    # -- lifecycle ------------------------------------------------------------------
 
     async def verify_audit(self) -> audit.ChainReport:
         return await audit.verify(self.db, self.sealer)
 
     async def close(self) -> None:
+        task, self._drain_task = self._drain_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.journal.close()
         await self.db.close()
 
     async def __aenter__(self) -> Store:

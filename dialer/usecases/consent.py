@@ -12,7 +12,7 @@ from typing import Any
 from dialer.consent.model import RevocationChannel
 from dialer.csvfiles import read_consents
 from dialer.errors import CsvError, DialerError
-from dialer.model.consents import RevocationResult
+from dialer.model.consents import DurableRevocation
 from dialer.numbers import normalise
 from dialer.settings import Settings
 from dialer.store.store import Store
@@ -24,7 +24,7 @@ SHOWN_ROW_ERRORS = 20
 @dataclass(frozen=True)
 class Revoked:
     number: str  # E.164: for the caller's own use only, never shown or logged
-    result: RevocationResult
+    result: DurableRevocation
 
 
 def parse_number(settings: Settings, raw: str) -> str:
@@ -51,7 +51,8 @@ async def revoke(
 ) -> Revoked:
     """Revoke consent for every non-emergency purpose, effective at once (C5-C7)."""
     e164 = parse_number(settings, raw_number)
-    result = await store.consent.revoke(e164, channel, source_ref=ref, recorded_by=operator)
+    # the one revocation function (C5): durable in the store or the journal
+    result = await store.revoke_durably(e164, channel, source_ref=ref, recorded_by=operator)
     return Revoked(e164, result)
 
 

@@ -410,7 +410,7 @@ def test_hotline_hangup_before_confirming_revokes_nothing(
 
 
 def test_hotline_store_failure_apologises_with_nonzero_exit() -> None:
-    def broken(number: str, source_ref: str) -> int:
+    def broken(number: str, source_ref: str) -> str:
         raise StoreError("database is locked")
 
     channel = ScriptedChannel(env(), keys=["1"])
