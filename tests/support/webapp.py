@@ -14,6 +14,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 from typer.testing import CliRunner
@@ -29,25 +30,26 @@ PASSWORD = "correct horse battery"
 RUNNER = CliRunner()
 
 
+def dialer(config: Path, *args: str) -> str:
+    """Run a ``dialer`` command (typer's CliRunner) on a thread of its own: the CLI
+    runs its own asyncio loop, which cannot start where one runs already (pytest-
+    asyncio, or Playwright's sync API in the test's thread)."""
+    outcome: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(RUNNER.invoke(cli_app, ["--config", str(config), *args]))
+    )
+    thread.start()
+    thread.join(120)
+    result = outcome[0]
+    assert result.exit_code == 0, f"dialer {' '.join(args)}:\n{result.output}"
+    return str(result.output)
+
+
 def add_user(config: Path, name: str, role: str) -> None:
     secret = config.parent / f".pw-{name}"
     secret.write_text(PASSWORD)
     os.chmod(secret, 0o600)
-    result = RUNNER.invoke(
-        cli_app,
-        [
-            "--config",
-            str(config),
-            "users",
-            "add",
-            name,
-            "--role",
-            role,
-            "--password-file",
-            str(secret),
-        ],
-    )
-    assert result.exit_code == 0, result.output
+    dialer(config, "users", "add", name, "--role", role, "--password-file", str(secret))
 
 
 class WebServer:
