@@ -12,6 +12,7 @@ from dialer import __version__
 from dialer.commands import (
     audit,
     campaign,
+    campaign_control,
     consent,
     contacts,
     recordings,
@@ -36,6 +37,14 @@ app.add_typer(consent.dnc_app, name="dnc")
 app.add_typer(consent.callerid_app, name="callerid")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(recordings.app, name="recordings")
+for command in (
+    campaign_control.start,
+    campaign_control.pause,
+    campaign_control.resume,
+    campaign_control.cancel,
+    campaign_control.status,
+):
+    campaign.app.command()(command)
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
 app.add_typer(sms.app, name="sms")

@@ -7,6 +7,7 @@ use) before a single call is gated or placed.
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import Any
 
@@ -88,7 +89,12 @@ class Engine:
         }
 
     async def run_campaign(
-        self, name: str, progress: Progress | None = None, *, wait_for_window: bool = False
+        self,
+        name: str,
+        progress: Progress | None = None,
+        *,
+        wait_for_window: bool = False,
+        stop_dialing: asyncio.Event | None = None,
     ) -> RunSummary:
         runner = CampaignRunner(
             self.store,
@@ -98,6 +104,7 @@ class Engine:
             self.messages.plan,
             progress,
             wait_for_window=wait_for_window,
+            stop_dialing=stop_dialing,
         )
         return await runner.run(name)
 

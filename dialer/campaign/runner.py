@@ -66,6 +66,9 @@ class RunSummary:
     interrupted_before: int = 0
     placed: int = 0
     seconds: float = 0.0
+    #: the run ended because ``stop_dialing`` was set (paused, cancelled, shutdown),
+    #: not because every contact was done
+    stopped: bool = False
 
 
 class CampaignRunner:
@@ -79,6 +82,7 @@ class CampaignRunner:
         progress: Progress | None = None,
         *,
         wait_for_window: bool = False,
+        stop_dialing: asyncio.Event | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -91,6 +95,9 @@ class CampaignRunner:
         #: keep outside-window contacts queued until their window opens (C12)
         self.wait_for_window = wait_for_window
         self._failure: BaseException | None = None
+        #: contract 2: set when the campaign is paused or cancelled; no new call is
+        #: placed after it is set, calls in progress finish, then ``run`` returns
+        self.stop_dialing = stop_dialing or asyncio.Event()
 
     async def run(self, name: str) -> RunSummary:
         started = time.monotonic()
@@ -116,12 +123,16 @@ class CampaignRunner:
         self.progress({"event": "start", "campaign": name, "pending": len(queue)})
         active: set[asyncio.Task[list[AttemptRow]]] = set()
         try:
-            while queue or active:
+            while active or (queue and not self.stop_dialing.is_set()):
                 now = self.store.clock()
-                due = [p for p in queue if p.due <= now]
+                stopping = self.stop_dialing.is_set()
+                due = [] if stopping else [p for p in queue if p.due <= now]
                 for item in due:
-                    queue.remove(item)
                     await self._start_slot()
+                    if self.stop_dialing.is_set():
+                        self._slots.release()  # stopped while waiting for a slot
+                        break
+                    queue.remove(item)
                     self._raise_if_broken(active)
                     task = asyncio.create_task(
                         self._attempt(campaign, rules, contacts[item.contact_id], item, summary)
@@ -144,7 +155,10 @@ class CampaignRunner:
                     if active:
                         await asyncio.wait(active, timeout=max(0.05, min(wait, 1.0)))
                     else:
-                        await asyncio.sleep(max(0.05, min(wait, 5.0)))
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(
+                                self.stop_dialing.wait(), timeout=max(0.05, min(wait, 5.0))
+                            )
                 self._raise_if_broken(active)
         finally:
             for task in active:
@@ -152,7 +166,8 @@ class CampaignRunner:
             if active:
                 await asyncio.gather(*active, return_exceptions=True)
         summary.seconds = time.monotonic() - started
-        self.progress({"event": "done", "campaign": name})
+        summary.stopped = self.stop_dialing.is_set() and bool(queue)
+        self.progress({"event": "done", "campaign": name, "stopped": summary.stopped})
         return summary
 
     def _raise_if_broken(self, active: set[asyncio.Task[list[AttemptRow]]]) -> None:

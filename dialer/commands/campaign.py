@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from typing import Any
 
@@ -9,11 +10,13 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
+from dialer.campaign import control
 from dialer.campaign.engine import Engine
 from dialer.campaign.report import campaign_report
 from dialer.commands.common import (
     console,
     emit_rows,
+    err_console,
     open_store,
     operator,
     print_json,
@@ -22,8 +25,9 @@ from dialer.commands.common import (
     settings,
 )
 from dialer.consent.model import EmergencyCategory, Purpose
-from dialer.service.lock import EngineLock
+from dialer.service.progress import CampaignProgress
 from dialer.settings import Settings
+from dialer.store.engine_lock import EngineLock
 from dialer.usecases.campaigns import CampaignRequest, create_campaign, set_override
 
 app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
@@ -161,7 +165,7 @@ def run(
     """
 
     async def body() -> None:
-        cfg = settings()
+        cfg = settings(json_logs_off_terminal=True)
         view = LiveView(name)
         # contract 3: one engine per store; refuses while 'dialer serve' runs
         with EngineLock(cfg.store.path, "campaign run"):
@@ -173,15 +177,53 @@ def run(
 async def _run_foreground(
     cfg: Settings, name: str, view: LiveView, json_out: bool, wait_for_window: bool
 ) -> None:
+    progress = CampaignProgress(name)
+
+    def on_event(event: dict[str, Any]) -> None:
+        view(event)
+        progress(event)
+
     async with open_store(cfg) as store, Engine(cfg, store) as engine:
-        if json_out or not console.is_terminal:
-            await engine.run_campaign(name, view, wait_for_window=wait_for_window)
-        else:
-            with Live(view.render(), console=console, refresh_per_second=4) as live:
-                view.live = live
-                await engine.run_campaign(name, view, wait_for_window=wait_for_window)
+        await control.begin_foreground_run(store, name, by=operator())
+        stop = asyncio.Event()
+        # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too
+        tasks = [asyncio.create_task(control.wait_until_not_running(store, name, stop))]
+        if not console.is_terminal:
+            # under systemd/cron nobody sees the live view: one progress line every few s
+            tasks.append(asyncio.create_task(_log_progress(progress, cfg)))
+        try:
+            if json_out or not console.is_terminal:
+                summary = await engine.run_campaign(
+                    name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
+                )
+            else:
+                with Live(view.render(), console=console, refresh_per_second=4) as live:
+                    view.live = live
+                    summary = await engine.run_campaign(
+                        name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
+                    )
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if not summary.stopped:
+            await control.complete_campaign(store, name, by="engine")
+        progress.log_line()
         report = await campaign_report(store, name)
+        if summary.stopped:
+            state = await store.lifecycle.get(name)
+            err_console.print(
+                f"campaign {name!r} {state.state.value} by {state.changed_by}"
+                + (f" ({state.reason})" if state.reason else "")
+                + "; calls in progress finished, no new calls placed"
+            )
     _show_report(report, json_out)
+
+
+async def _log_progress(progress: CampaignProgress, cfg: Settings) -> None:
+    while True:
+        await asyncio.sleep(cfg.logging.progress_seconds)
+        progress.log_line()
 
 
 def _show_report(report: dict[str, Any], json_out: bool) -> None:
@@ -205,25 +247,6 @@ def _show_report(report: dict[str, Any], json_out: bool) -> None:
         print_table(
             "Blocked by reason", ["reason", "attempts"], sorted(report["blocked_by_reason"].items())
         )
-
-
-@app.command()
-def status(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
-    """Counts of outcomes so far. Example: dialer campaign status snow-day"""
-
-    async def body() -> None:
-        async with open_store(settings()) as store:
-            report = await campaign_report(store, name)
-        if json_out:
-            print_json({k: report[k] for k in ("campaign", "contacts", "calls_placed", "outcomes")})
-        else:
-            print_table(
-                f"{name}: {report['contacts']} contacts",
-                ["outcome", "contacts"],
-                sorted(report["outcomes"].items()),
-            )
-
-    run_async(body)
 
 
 @app.command()

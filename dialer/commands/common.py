@@ -41,9 +41,17 @@ class Globals:
 GLOBALS = Globals()
 
 
-def settings() -> Settings:
+def settings(*, json_logs_off_terminal: bool = False) -> Settings:
+    """Load the settings and configure logging.
+
+    ``json_logs_off_terminal``: the long-running commands (``serve``, ``campaign
+    run``) log JSON lines when stderr is not a terminal (systemd, docker, a pipe).
+    """
     loaded = load_settings(config_path(GLOBALS.config))
-    configure_logging(loaded.logging.level, json=GLOBALS.log_json or loaded.logging.json)
+    as_json = GLOBALS.log_json or loaded.logging.json
+    if json_logs_off_terminal and not sys.stderr.isatty():
+        as_json = True
+    configure_logging(loaded.logging.level, json=as_json)
     return loaded
 
 

@@ -17,6 +17,6 @@ def serve() -> None:
     """
 
     async def body() -> None:
-        await Service(settings()).run()
+        await Service(settings(json_logs_off_terminal=True)).run()
 
     run_async(body)

@@ -17,9 +17,9 @@ import structlog
 
 from dialer.campaign.engine import Engine
 from dialer.service.http import HttpServer
-from dialer.service.lock import EngineLock
 from dialer.service.supervisor import Supervisor
 from dialer.settings import Settings
+from dialer.store.engine_lock import EngineLock
 from dialer.store.store import Store
 from dialer.web.app import create_app
 from dialer.web.context import WebContext

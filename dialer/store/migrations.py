@@ -240,6 +240,34 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        5,
+        """
+        -- contract 2: each campaign's lifecycle state (dialer.model.lifecycle);
+        -- start_at: when a scheduled campaign starts (UTC)
+        ALTER TABLE campaigns ADD COLUMN state TEXT NOT NULL DEFAULT 'draft';
+        ALTER TABLE campaigns ADD COLUMN start_at TEXT;
+        ALTER TABLE campaigns ADD COLUMN state_at TEXT;
+        ALTER TABLE campaigns ADD COLUMN state_by TEXT;
+        ALTER TABLE campaigns ADD COLUMN state_reason TEXT;
+        CREATE INDEX campaigns_by_state ON campaigns (state, start_at);
+        -- every transition: who, why, when (also in the audit chain, C19)
+        CREATE TABLE campaign_transitions (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            command TEXT NOT NULL,
+            start_at TEXT,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX campaign_transitions_by_campaign ON campaign_transitions (campaign_id, id);
+        CREATE TRIGGER campaign_transitions_append_only BEFORE UPDATE ON campaign_transitions
+            BEGIN SELECT RAISE(ABORT, 'campaign transitions are append-only (C19)'); END;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -24,6 +24,7 @@ from dialer.store.db import Clock, Database, utcnow
 from dialer.store.evidence import EvidenceStore
 from dialer.store.history import HistoryStore
 from dialer.store.journal import RevocationJournal, journal_path
+from dialer.store.lifecycle import LifecycleStore
 from dialer.store.migrations import LATEST_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
@@ -54,6 +55,7 @@ class Store:
         self.history = HistoryStore(db, sealer, self.consent)
         self.evidence = EvidenceStore(db, sealer)
         self._drain_task: asyncio.Task[None] | None = None
+        self.lifecycle = LifecycleStore(db, sealer, clock)
 
     @classmethod
     async def open(

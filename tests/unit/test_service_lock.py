@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from dialer.errors import EngineBusyError
-from dialer.service.lock import EngineLock, engine_holder, lock_path
+from dialer.store.engine_lock import EngineLock, engine_holder, lock_path
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from dialer.service.lock import EngineLock
+from dialer.store.engine_lock import EngineLock
 EngineLock(Path(sys.argv[1]), "serve").acquire()
 print("held", flush=True)
 time.sleep(60)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.store import campaign, open_store
+from support.store import CALLER_ID, campaign, open_store
 
 from dialer.errors import HttpServerError
 from dialer.service.http import HttpServer, bind
@@ -54,9 +54,9 @@ async def test_unknown_campaign_is_404_with_one_clear_message(http: httpx.AsyncC
 
 async def test_campaign_list_and_metrics(http: httpx.AsyncClient, store: Store) -> None:
     await campaign(store, "snow-day")
-    assert (await http.get("/api/campaigns")).json() == [
-        {"campaign": "snow-day", "purpose": "school"}
-    ]
+    [row] = (await http.get("/api/campaigns")).json()
+    assert row["campaign"] == "snow-day" and row["purpose"] == "school"
+    assert row["state"] == "draft" and row["live"] is None
     metrics = await http.get("/metrics")
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
@@ -71,3 +71,31 @@ def test_http_port_in_use_is_one_clear_error() -> None:
             bind("127.0.0.1", port)
     finally:
         taken.close()
+
+
+async def test_c19_control_through_the_api_is_audited_and_bad_input_is_refused(
+    http: httpx.AsyncClient, store: Store
+) -> None:
+    await campaign(store, "snow-day")
+    await store.consent.add_caller_id(CALLER_ID, "office", "test")
+    base = "/api/campaigns/snow-day"
+    paused = await http.post(f"{base}/pause", json={"reason": "x"})
+    assert paused.status_code == 409
+    assert "is draft: cannot pause it" in paused.json()["error"]
+    past = await http.post(f"{base}/start", json={"at": "2020-01-01 07:00"})
+    assert past.status_code == 400 and "in the past" in past.json()["error"]
+    malformed = await http.post(f"{base}/start", content=b"{not json")
+    assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]
+    assert (await http.post("/api/campaigns/nope/start")).status_code == 404
+    started = await http.post(f"{base}/start", json={"by": "Ms. Ruiz"})
+    assert started.status_code == 200 and started.json()["state"] == "running"
+    no_reason = await http.post(f"{base}/cancel", json={"by": "Ms. Ruiz"})
+    assert no_reason.status_code == 400 and "why" in no_reason.json()["error"]
+    cancelled = await http.post(f"{base}/cancel", json={"by": "Ms. Ruiz", "reason": "reopened"})
+    assert cancelled.json()["state"] == "cancelled"
+    status = (await http.get(base)).json()
+    assert status["state"] == "cancelled" and status["changed_by"] == "Ms. Ruiz"
+    assert status["reason"] == "reopened" and status["engine"] == {"running": False, "pid": None}
+    kinds = [t.to_state.value for t in await store.lifecycle.history("snow-day")]
+    assert kinds == ["running", "cancelled"]
+    await store.verify_audit()
