@@ -23,6 +23,7 @@ from dialer.store.engine_lock import EngineLock
 from dialer.store.store import Store
 from dialer.web.app import create_app
 from dialer.web.context import WebContext
+from dialer.web.ui.optout import optout_app
 
 log = structlog.get_logger("dialer.service")
 
@@ -75,6 +76,11 @@ class Service:
                 self.http = HttpServer(create_app(ctx), cfg.http.host, cfg.http.port)
                 await self.http.start()
                 stack.push_async_callback(self.http.stop)
+                if cfg.web.optout_port:
+                    # the parent opt-out page alone, on the address open to the internet
+                    optout = HttpServer(optout_app(ctx), cfg.web.optout_host, cfg.web.optout_port)
+                    await optout.start()
+                    stack.push_async_callback(optout.stop)
                 self.engine = Engine(cfg, self.store)
                 await self.engine.start()
                 stack.push_async_callback(self.engine.stop)

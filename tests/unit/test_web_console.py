@@ -248,3 +248,30 @@ def test_optout_is_rate_limited_per_number_and_refuses_forged_forms(server: WebS
     bad = _optout(parent, "12")
     assert bad[0] == 422 or "does not look like a phone number" in bad[1]
     assert counts(_db(server))["revocations"] == 2
+
+
+def test_c5_optout_page_served_alone_on_its_own_address(server: WebServer) -> None:
+    """``web.optout_port``: the public address serves /optout and nothing of the console."""
+    import asyncio
+
+    import httpx
+
+    from dialer.service.http import HttpServer
+    from dialer.web.context import WebContext
+    from dialer.web.ui.optout import optout_app
+
+    ctx: WebContext = server._server.app.state.ctx  # type: ignore[union-attr,attr-defined]
+    alone = HttpServer(optout_app(ctx), "127.0.0.1", 0)
+    loop = server._loop
+    asyncio.run_coroutine_threadsafe(alone.start(), loop).result(10)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{alone.bound_port}") as public:
+            assert public.get("/").headers["location"] == "/optout"
+            assert public.get("/optout").status_code == 200
+            assert public.get("/login").status_code == 404
+            assert public.get("/api/campaigns").status_code == 404
+            status, text = _optout(public, "2125550160")
+            assert status == 200 and "Your request is recorded" in text
+    finally:
+        asyncio.run_coroutine_threadsafe(alone.stop(), loop).result(10)
+    assert counts(_db(server))["revocations"] == 1
