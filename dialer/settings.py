@@ -84,6 +84,23 @@ class HttpSettings:
     port: int = DEFAULT_HTTP_PORT
 
 
+#: how an SMS provider's webhook proves itself (dialer/web/webhooks.py)
+SMS_WEBHOOK_AUTH = ("", "twilio", "shared-secret")
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """``POST /sms/inbound``: the SMS provider's webhook (C5). Off until configured."""
+
+    #: "twilio" (X-Twilio-Signature), "shared-secret" (X-Dialer-Webhook-Secret) or "" (off)
+    webhook_auth: str = ""
+    #: the provider's auth token or the shared secret, alone in a 0600 file (C18)
+    auth_token_file: Path = Path("secrets/sms-webhook.secret")
+    #: the webhook's URL as the provider calls it (behind a reverse proxy it differs
+    #: from the URL this server sees, and Twilio signs the URL it called)
+    public_url: str = ""
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     max_concurrent: int = 30
@@ -160,6 +177,7 @@ class Settings:
     agi: AgiSettings = field(default_factory=AgiSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     web: WebSettings = field(default_factory=WebSettings)
@@ -247,6 +265,16 @@ def _build_section(
 
 
 def _validate(section: str, obj: Any) -> None:
+    if isinstance(obj, SmsSettings):
+        if obj.webhook_auth not in SMS_WEBHOOK_AUTH:
+            raise ConfigError(
+                f'settings: sms.webhook_auth must be "twilio", "shared-secret" or "", '
+                f"got {obj.webhook_auth!r}"
+            )
+        if obj.public_url and not obj.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"settings: sms.public_url must be an http(s) URL, got {obj.public_url!r}"
+            )
     if isinstance(obj, HttpSettings):
         if not 0 <= obj.port <= 65535:
             raise ConfigError(f"settings: http.port must be 0-65535, got {obj.port}")
