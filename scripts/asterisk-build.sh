@@ -21,7 +21,6 @@ install_asterisk_conf() {
     local repo=$1 conf=$2 stock=$3 file overlay
     shift 3
     mkdir -p "$conf"
-    rm -f "$conf"/*.conf.dialer-new
     for file in $ASTERISK_STOCK_FILES; do
         if [ -f "$stock/$file.conf" ] && [ "$stock" != "$conf" ]; then
             cp "$stock/$file.conf" "$conf/"
