@@ -14,7 +14,8 @@ def _placed(attempt: Any) -> bool:
     return bool(attempt.allowed) and attempt.outcome is not Outcome.NOT_PLACED
 
 
-async def campaign_report(store: Store, name: str) -> dict[str, Any]:
+async def campaign_report(store: Store, name: str, *, reveal: bool = False) -> dict[str, Any]:
+    """``reveal``: plaintext numbers, only for an operator's audited export (report_csv)."""
     campaign = await store.campaigns.get(name)
     contacts = await store.contacts.contacts(campaign.list_id)
     attempts = await store.campaigns.attempts(campaign.id)
@@ -45,7 +46,7 @@ async def campaign_report(store: Store, name: str) -> dict[str, Any]:
         per_contact.append(
             {
                 "contact": contact.external_id,
-                "number": mask_number(contact.number),
+                "number": contact.number if reveal else mask_number(contact.number),
                 "outcome": outcome,
                 "attempts": sum(1 for a in history if _placed(a)),
                 "gate": latest.reason if latest else "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import Counter
 from typing import Any
 
@@ -13,10 +14,12 @@ from rich.table import Table
 from dialer.campaign import control
 from dialer.campaign.engine import Engine
 from dialer.campaign.report import campaign_report
+from dialer.campaign.report_csv import campaign_report_csv
 from dialer.commands.common import (
     console,
     emit_rows,
     err_console,
+    fail,
     open_store,
     operator,
     print_json,
@@ -250,14 +253,29 @@ def _show_report(report: dict[str, Any], json_out: bool) -> None:
 
 
 @app.command()
-def report(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+def report(
+    name: str,
+    json_out: bool = typer.Option(False, "--json"),
+    csv_out: bool = typer.Option(False, "--csv", help="CSV for spreadsheets on stdout"),
+    reveal: bool = typer.Option(
+        False, "--reveal", help="With --csv: plaintext numbers (audited with your name)"
+    ),
+) -> None:
     """Full report: outcome per contact (numbers masked), totals, blocked reasons.
 
-    Example: dialer campaign report snow-day --json
+    Example: dialer campaign report snow-day --csv > snow-day.csv
     """
+    if reveal and not csv_out:
+        fail("--reveal only applies to --csv", 2)
 
     async def body() -> None:
         async with open_store(settings()) as store:
+            if csv_out:
+                text = await campaign_report_csv(
+                    store, name, reveal_by=operator() if reveal else None
+                )
+                sys.stdout.write(text)
+                return
             data = await campaign_report(store, name)
         _show_report(data, json_out)
 

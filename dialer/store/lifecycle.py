@@ -179,6 +179,17 @@ class LifecycleStore:
             for r in rows
         ]
 
+    async def record_reveal(self, name: str, by: str, rows: int) -> None:
+        """C18/C19: an export with plaintext numbers is audited (who, campaign, rows)."""
+        async with self.db.transaction() as conn:
+            await audit.append(
+                conn,
+                self.sealer,
+                "report-reveal",
+                {"campaign": name, "by": by, "rows": rows},
+                self.clock(),
+            )
+
     async def contact_count(self, list_id: int) -> int:
         row = await self.db.fetchone("SELECT COUNT(*) FROM contacts WHERE list_id = ?", (list_id,))
         return int(row[0]) if row else 0
