@@ -175,9 +175,24 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert page.locator("#name").input_value() == "snow-day"  # the form kept what was typed
     page.select_option("#identification", "")  # speak the organisation's name instead
     page.click("form.form button[type=submit]")
+    shots(page, "campaign")
     assert page.url == f"{url}/campaigns/snow-day"
     assert "created" in page.locator(".flash").inner_text()
-    shots(page, "campaign")
+
+    # lifecycle from the page: start, pause, resume; cancel needs a reason
+    page.click("text=Schedule or start")
+    shots(page, "campaign-started")
+    assert page.locator(".flash").inner_text() == "Campaign 'snow-day' is now running."
+    page.click("button:has-text('Pause')")
+    assert page.locator("[data-state]").inner_text() == "paused"
+    page.click("button:has-text('Resume')")
+    assert page.locator("[data-state]").inner_text() == "running"
+    page.click("button:has-text('Cancel campaign')")
+    assert "say why the campaign is cancelled" in page.locator("#cancel_reason-error").inner_text()
+    shots(page, "campaign-cancel-needs-reason")
+    page.fill("#cancel-reason", "snow stopped")
+    page.click("button:has-text('Cancel campaign')")
+    assert page.locator("[data-state]").inner_text() == "cancelled"
 
     # a double-submitted form acts once: resend the same create form
     page.goto(f"{url}/campaigns/new")

@@ -3,7 +3,6 @@ the campaign page with live progress, and the emergency override (C6)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from starlette.requests import Request
@@ -12,6 +11,13 @@ from starlette.routing import Route
 
 from dialer.accounts.roles import Permission
 from dialer.audio.templates import READY_TEMPLATES
+from dialer.campaign.control import (
+    campaign_status,
+    cancel_campaign,
+    pause_campaign,
+    resume_campaign,
+    start_campaign,
+)
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.errors import DialerError, InputError
 from dialer.model.user import Session
@@ -139,12 +145,15 @@ async def _detail_data(request: Request) -> dict[str, Any]:
     ctx = context(request)
     campaign = await ctx.store.campaigns.get(request.path_params["name"])
     progress = await snapshot(ctx, campaign.name)
+    status = await campaign_status(ctx.store, ctx.settings, campaign.name)
     people = await ctx.store.contacts.contacts(campaign.list_id)
     return {
         "campaign": campaign,
         "progress": progress,
         "chart": bar_chart(progress["outcomes"], f"Outcomes of {campaign.name}"),
         "contact_ids": [c.external_id for c in people[:500]],
+        "lifecycle": status,
+        "timezone": ctx.settings.organisation.timezone,
     }
 
 
@@ -183,8 +192,41 @@ async def override(request: Request, session: Session, form: Form) -> Response:
     )
 
 
-def _now(request: Request) -> dt.datetime:
-    return context(request).store.clock()
+async def _control_failed(
+    request: Request, session: Session, form: Form, exc: DialerError
+) -> Response:
+    data = await _detail_data(request)
+    errors = field_errors(exc)
+    if "" in errors:
+        errors["control"] = errors.pop("")
+    return render(
+        request, "campaign.html", session, errors=errors, values=dict(form.fields), **data
+    )
+
+
+@action(Permission.RUN_CAMPAIGNS, on_error=_control_failed)
+async def control(request: Request, session: Session, form: Form) -> Response:
+    """Start now or at a time, pause, resume, cancel: the lifecycle use-cases
+    (dialer.campaign.control), the same the CLI and the JSON API call."""
+    ctx = context(request)
+    name, command, by = (
+        request.path_params["name"],
+        request.path_params["command"],
+        session.user.name,
+    )
+    if command == "start":
+        row = await start_campaign(ctx.store, ctx.settings, name, by=by, at=form.get("at") or None)
+    elif command == "pause":
+        row = await pause_campaign(ctx.store, name, by=by, reason=form.get("reason"))
+    elif command == "resume":
+        row = await resume_campaign(ctx.store, name, by=by)
+    elif command == "cancel":
+        if not form.get("reason"):
+            raise InputError("say why the campaign is cancelled", field="cancel_reason")
+        row = await cancel_campaign(ctx.store, name, by=by, reason=form.get("reason"))
+    else:
+        raise InputError(f"unknown command {command!r}")
+    return redirect(request, f"/campaigns/{name}", f"Campaign {name!r} is now {row.state.value}.")
 
 
 routes = [
@@ -193,4 +235,5 @@ routes = [
     Route("/campaigns/new", new_page, methods=["GET"]),
     Route("/campaigns/{name}", detail, methods=["GET"]),
     Route("/campaigns/{name}/override", override, methods=["POST"]),
+    Route("/campaigns/{name}/{command:str}", control, methods=["POST"]),
 ]

@@ -25,15 +25,18 @@ NOT_DONE = frozenset({"pending", "in-progress"})
 
 
 async def snapshot(ctx: WebContext, name: str) -> dict[str, Any]:
+    # the lifecycle state (draft, scheduled, running, paused ...) as the store holds it
+    state = (await ctx.store.lifecycle.get(name)).state.value
     live = ctx.engine.live_progress().get(name) if ctx.engine else None
     if live:
-        return {"campaign": name, "running": True, **live}
+        return {"campaign": name, "running": True, "state": state, **live}
     campaign = await ctx.store.campaigns.get(name)
     total, outcomes = await ctx.store.campaigns.progress_counts(campaign)
     done = sum(v for k, v in outcomes.items() if k not in NOT_DONE)
     return {
         "campaign": name,
         "running": False,
+        "state": state,
         "done": done,
         "total": total,
         "outcomes": {k: v for k, v in outcomes.items() if k not in NOT_DONE},
