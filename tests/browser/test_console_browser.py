@@ -234,6 +234,11 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert page.locator("table tbody tr").count() == 2
     assert "+1******0111" in page.content() and "2125550111" not in page.content()
     shots(page, "report")
+    csv_reply = page.request.get(f"{url}/campaigns/snow-day/report.csv")
+    assert csv_reply.status == 200
+    csv_text = csv_reply.text()
+    assert csv_text.startswith("contact,number,outcome")
+    assert "'+1******0111" in csv_text and "2125550111" not in csv_text  # masked, no formula
     page.goto(f"{url}/compliance")
     assert page.locator(".verdict").inner_text().startswith("No violations found")
     shots(page, "compliance")
