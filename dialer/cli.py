@@ -16,6 +16,7 @@ from dialer.commands import (
     consent,
     contacts,
     recordings,
+    safety,
     serve,
     sms,
     system,
@@ -45,6 +46,8 @@ for command in (
     campaign_control.status,
 ):
     campaign.app.command()(command)
+campaign.app.command()(safety.preflight)
+campaign.app.command()(safety.approve)
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
 app.add_typer(sms.app, name="sms")

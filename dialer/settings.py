@@ -27,6 +27,9 @@ DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 #: seconds between two progress lines per running campaign in the service's log
 DEFAULT_PROGRESS_SECONDS = 5.0
+#: issue 14: which campaigns need a second operator's approval before they start
+APPROVAL_MODES = ("non-emergency", "all", "none")
+DEFAULT_APPROVAL = "non-emergency"
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,13 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class CampaignsSettings:
+    #: "non-emergency": every campaign but emergencies needs a second operator's
+    #: ``campaign approve`` before it starts; "all": emergencies too; "none": nobody
+    approval: str = DEFAULT_APPROVAL
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "info"
     json: bool = False
@@ -179,6 +189,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
+    campaigns: CampaignsSettings = field(default_factory=CampaignsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     web: WebSettings = field(default_factory=WebSettings)
     #: the file these settings came from (None: built in code)
@@ -305,6 +316,11 @@ def _validate(section: str, obj: Any) -> None:
                 raise ConfigError(f"settings: web.{key} must be at least 1")
         if not 0 <= obj.optout_port <= 65535:
             raise ConfigError(f"settings: web.optout_port must be 0-65535, got {obj.optout_port}")
+    if isinstance(obj, CampaignsSettings) and obj.approval not in APPROVAL_MODES:
+        raise ConfigError(
+            f"settings: campaigns.approval must be one of {', '.join(APPROVAL_MODES)}, "
+            f"got {obj.approval!r}"
+        )
     if isinstance(obj, AsteriskSettings) and "{" not in obj.dial_string:
         raise ConfigError(
             "settings: asterisk.dial_string must contain {e164} or {digits}, "

@@ -138,14 +138,19 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
         "conference",
         "--caller-id",
         "+12125550100",
+        "--operator",
+        "Ms. Diaz (office)",
     )
+    step("4. know before you send: the preflight, then a second operator's approval")
+    dialer("campaign", "preflight", "conferences")
+    dialer("campaign", "approve", "conferences", "--operator", "Principal Lee")
 
     with Phones(WORK / "phones") as phones:
-        step("4. run it: every call is gated, placed through Asterisk, and answered by a phone")
+        step("5. run it: every call is gated, placed through Asterisk, and answered by a phone")
         dialer("campaign", "run", "conferences")
         invites_before = {d: phones.invites(d) for d in (1, 2, 3, 4, 8)}
 
-        step("5. a second campaign to the same list: who opted out is not called again")
+        step("6. a second campaign to the same list: who opted out is not called again")
         dialer(
             "campaign",
             "create",
@@ -158,14 +163,17 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
             "conference",
             "--caller-id",
             "+12125550100",
+            "--operator",
+            "Ms. Diaz (office)",
         )
+        dialer("campaign", "approve", "book-fair", "--operator", "Principal Lee")
         dialer("campaign", "run", "book-fair")
         print(
             f"\nSIPp phone that pressed 9 received {phones.invites(1)} call(s) in total "
             f"({invites_before[1]} after the first campaign)"
         )
 
-    step("6. the record: one parent's history, the audit chain, the compliance report")
+    step("7. the record: one parent's history, the audit chain, the compliance report")
     dialer("consent", "show", rows[0]["phone"])
     dialer("audit", "verify")
     dialer("audit", "report")

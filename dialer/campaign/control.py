@@ -19,6 +19,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dialer.campaign.approval import require_approval
 from dialer.consent.model import CampaignRules, Purpose
 from dialer.consent.rules import check_can_start
 from dialer.errors import InputError
@@ -103,6 +104,8 @@ async def start_campaign(
     start_at = parse_start_time(at, settings.organisation.timezone, now) if at else None
     # C1, C14, C15: refused now rather than failing unattended later
     check_can_start(await campaign_rules(store, settings, campaign), start_at or now)
+    # issue 14: a second operator's approval, when campaigns.approval asks for it
+    await require_approval(store, settings, campaign)
     if start_at is None:
         return await store.lifecycle.apply(name, Command.START, by=by)
     return await store.lifecycle.apply(name, Command.SCHEDULE, by=by, start_at=start_at)

@@ -32,6 +32,7 @@ from dialer.audio.message import Contact as AudioContact
 from dialer.audio.preview import preview_message
 from dialer.audio.validate import validate_message
 from dialer.campaign.broadcast import PlayPlan
+from dialer.campaign.personal import campaign_template, missing_fields
 from dialer.errors import MessageError
 from dialer.model.campaign import Campaign, MessageSpec
 from dialer.model.contact import Contact
@@ -123,6 +124,13 @@ class MessagePlanner:
     async def validate(self, name: str, spec: MessageSpec, contacts: list[Contact]) -> None:
         """Refuse a message missing a part or missing the 2-second rule (C8-C11)."""
         composed = await self.compose(name, spec)
+        template = campaign_template(spec)
+        if template is not None:
+            # issue 14: a contact missing a field is blocked from the campaign, not a
+            # reason to refuse it; measure the message on contacts who will hear it
+            contacts = [
+                c for c in contacts if not missing_fields(template, c, self.default_language)
+            ]
         audio_contacts = [_audio_contact(c) for c in contacts]
         languages = sorted({c.language for c in contacts} | {self.default_language})
         for message in (composed.live, composed.voicemail):

@@ -25,10 +25,14 @@ from typing import Any
 
 import structlog
 
+from dialer.audio.templates import Template
+from dialer.campaign.approval import require_approval
 from dialer.campaign.broadcast import CallContext, CallRegistry, PlayPlan
+from dialer.campaign.control import campaign_rules
+from dialer.campaign.personal import campaign_template, template_block
 from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.gate import decide
-from dialer.consent.model import CampaignRules, Purpose, Reason, RevocationChannel
+from dialer.consent.model import CampaignRules, Reason, RevocationChannel
 from dialer.consent.rules import check_can_start, effective_window
 from dialer.consent.windows import next_window_opening, warm_zone_cache
 from dialer.errors import AmiNotSentError, TelephonyError
@@ -104,6 +108,8 @@ class CampaignRunner:
         campaign = await self.store.campaigns.get(name)
         rules = await self._rules(campaign)
         check_can_start(rules, self.store.clock())  # C1, C14, C15: refuse to start
+        await require_approval(self.store, self.settings, campaign)  # second operator
+        template = campaign_template(campaign.message)
         summary = RunSummary(campaign.name)
         summary.interrupted_before = await self.store.campaigns.interrupt_unfinished(campaign.id)
         contacts = {c.id: c for c in await self.store.contacts.contacts(campaign.list_id)}
@@ -135,7 +141,9 @@ class CampaignRunner:
                     queue.remove(item)
                     self._raise_if_broken(active)
                     task = asyncio.create_task(
-                        self._attempt(campaign, rules, contacts[item.contact_id], item, summary)
+                        self._attempt(
+                            campaign, rules, contacts[item.contact_id], item, summary, template
+                        )
                     )
                     active.add(task)
                     task.add_done_callback(active.discard)
@@ -233,23 +241,7 @@ class CampaignRunner:
         self._next_start = max(now, self._next_start) + interval
 
     async def _rules(self, campaign: Campaign) -> CampaignRules:
-        window = (campaign.window_start, campaign.window_end)
-        return CampaignRules(
-            purpose=campaign.purpose,
-            window_start=window[0],
-            window_end=window[1],
-            caller_id_allowed=await self.store.consent.caller_id_allowed(campaign.caller_id),
-            emergency_category=campaign.category,
-            authorized_by=campaign.authorized_by,
-            revocation_override=campaign.override_by is not None,
-            residential_exemption=campaign.residential_exemption,
-            national_dnc_as_of=(
-                await self.store.consent.national_dnc_as_of()
-                if campaign.purpose is Purpose.TELEMARKETING
-                else None
-            ),
-            fallback_timezone=self.settings.organisation.timezone,
-        )
+        return await campaign_rules(self.store, self.settings, campaign)
 
     async def _attempt(
         self,
@@ -258,6 +250,7 @@ class CampaignRunner:
         contact: Contact,
         item: Planned,
         summary: RunSummary,
+        template: Template | None = None,
     ) -> list[AttemptRow]:
         """One gated attempt; returns the contact's attempts so far (for retries)."""
         call_id = uuid.uuid4().hex
@@ -266,6 +259,10 @@ class CampaignRunner:
             # C2: the gate decides right before this attempt, on fresh facts
             facts = await self.store.consent.facts_for(contact.number)
             decision = decide(contact.number, facts, rules, self.store.clock())
+            if decision.allowed and template is not None:
+                # issue 14: a contact missing a template field never hears a gap
+                default = self.settings.audio.default_language
+                decision = template_block(template, contact, default) or decision
             plan_ = await self.plan_message(campaign, contact) if decision.allowed else None
             await self.store.campaigns.record_decision(
                 call_id=call_id,

@@ -12,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from dialer.campaign import control
+from dialer.campaign.approval import require_approval
 from dialer.campaign.engine import Engine
 from dialer.campaign.report import campaign_report
 from dialer.campaign.report_csv import campaign_report_csv
@@ -56,6 +57,9 @@ def create(
     residential_exemption: bool = typer.Option(
         False, help="Informational calls without consent, capped 3 per 30 days (C13)"
     ),
+    operator_name: str = typer.Option(
+        "", "--operator", help="Who creates it (default: your login name); audited"
+    ),
 ) -> None:
     """Create a campaign; refused when it would break a rule (C1, C8, C12, C14).
 
@@ -80,7 +84,9 @@ def create(
             residential_exemption=residential_exemption,
         )
         async with open_store(cfg) as store:
-            await create_campaign(cfg, store, request, operator())
+            await create_campaign(
+                cfg, store, request, " ".join(operator_name.split()) or operator()
+            )
         console.print(f"campaign {name!r} created ({purpose.value}, list {list_name!r})")
 
     run_async(body)
@@ -186,40 +192,43 @@ async def _run_foreground(
         view(event)
         progress(event)
 
-    async with open_store(cfg) as store, Engine(cfg, store) as engine:
-        await control.begin_foreground_run(store, name, by=operator())
-        stop = asyncio.Event()
-        # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too
-        tasks = [asyncio.create_task(control.wait_until_not_running(store, name, stop))]
-        if not console.is_terminal:
-            # under systemd/cron nobody sees the live view: one progress line every few s
-            tasks.append(asyncio.create_task(_log_progress(progress, cfg)))
-        try:
-            if json_out or not console.is_terminal:
-                summary = await engine.run_campaign(
-                    name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
-                )
-            else:
-                with Live(view.render(), console=console, refresh_per_second=4) as live:
-                    view.live = live
+    async with open_store(cfg) as store:
+        # issue 14: refused before Asterisk is even contacted (the runner checks again)
+        await require_approval(store, cfg, await store.campaigns.get(name))
+        async with Engine(cfg, store) as engine:
+            await control.begin_foreground_run(store, name, by=operator())
+            stop = asyncio.Event()
+            # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too
+            tasks = [asyncio.create_task(control.wait_until_not_running(store, name, stop))]
+            if not console.is_terminal:
+                # under systemd/cron nobody sees the live view: one progress line every few s
+                tasks.append(asyncio.create_task(_log_progress(progress, cfg)))
+            try:
+                if json_out or not console.is_terminal:
                     summary = await engine.run_campaign(
                         name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
                     )
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if not summary.stopped:
-            await control.complete_campaign(store, name, by="engine")
-        progress.log_line()
-        report = await campaign_report(store, name)
-        if summary.stopped:
-            state = await store.lifecycle.get(name)
-            err_console.print(
-                f"campaign {name!r} {state.state.value} by {state.changed_by}"
-                + (f" ({state.reason})" if state.reason else "")
-                + "; calls in progress finished, no new calls placed"
-            )
+                else:
+                    with Live(view.render(), console=console, refresh_per_second=4) as live:
+                        view.live = live
+                        summary = await engine.run_campaign(
+                            name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
+                        )
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if not summary.stopped:
+                await control.complete_campaign(store, name, by="engine")
+            progress.log_line()
+            report = await campaign_report(store, name)
+            if summary.stopped:
+                state = await store.lifecycle.get(name)
+                err_console.print(
+                    f"campaign {name!r} {state.state.value} by {state.changed_by}"
+                    + (f" ({state.reason})" if state.reason else "")
+                    + "; calls in progress finished, no new calls placed"
+                )
     _show_report(report, json_out)
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import typer
 
 from dialer.campaign import control
+from dialer.campaign.approval import require_approval
+from dialer.campaign.preflight_check import run_preflight
 from dialer.commands.common import (
     console,
     open_store,
@@ -22,6 +24,7 @@ from dialer.commands.common import (
     run_async,
     settings,
 )
+from dialer.commands.safety import confirm_start
 from dialer.store.lifecycle import LifecycleRow
 
 
@@ -34,16 +37,38 @@ def start(
     at: str = typer.Option(
         "", "--at", help="Start time in the organisation's time zone, e.g. '2026-12-03 07:00'"
     ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Do not ask for confirmation (the checks still run)"
+    ),
+    operator_name: str = typer.Option(
+        "", "--operator", help="Who starts it (default: your login name); audited"
+    ),
 ) -> None:
     """Start a campaign now, or schedule it with --at; the service dials it.
+
+    Prints the preflight summary (dialer campaign preflight) first and, on a
+    terminal, asks for confirmation; --yes skips the question, never the checks.
 
     Example: dialer campaign start snow-day --at "2026-12-03 07:00"
     """
 
     async def body() -> None:
         cfg = settings()
+        by = " ".join(operator_name.split()) or operator()
         async with open_store(cfg) as store:
-            row = await control.start_campaign(store, cfg, name, by=operator(), at=at or None)
+            campaign = await store.campaigns.get(name)
+            start_at = (
+                control.parse_start_time(at, cfg.organisation.timezone, store.clock())
+                if at
+                else None
+            )
+            # refusals first: nobody confirms a start that cannot happen
+            await require_approval(store, cfg, campaign)
+            report = await run_preflight(cfg, store, name, at=start_at)
+            if not confirm_start(report, yes=yes):
+                console.print(f"campaign {name!r} not started")
+                raise typer.Exit(1)
+            row = await control.start_campaign(store, cfg, name, by=by, at=at or None)
             status = await control.campaign_status(store, cfg, name)
         if row.start_at:
             _said(row, f"scheduled for {status['start_at_local']}")

@@ -9,6 +9,7 @@ import typer
 
 from dialer.audio import prompts
 from dialer.campaign.messages import MessagePlanner
+from dialer.campaign.personal import campaign_template, contact_hearing
 from dialer.commands.common import (
     console,
     open_store,
@@ -149,27 +150,43 @@ def remove(name: str) -> None:
 @app.command()
 def preview(
     campaign: str,
-    contact: str = typer.Option(..., help="The contact's id (student_id / id column)"),
+    contact: str = typer.Option("", help="The contact's id (student_id / id column)"),
+    text: str = typer.Option(
+        "", help="A rendered template text's id, as 'campaign preflight' lists them"
+    ),
     out: Path = typer.Option(Path("preview.wav"), help="WAV file to write"),
     voicemail: bool = typer.Option(False, help="The answering-machine version"),
 ) -> None:
     """Write the exact audio a contact would hear to a WAV file, to listen before launching.
 
     Example: dialer recordings preview absence --contact s-101 --out s-101.wav
+    (or --text 3f2a9c01be from 'dialer campaign preflight absence')
     """
 
     async def body() -> None:
         cfg = settings()
+        if bool(contact) == bool(text):
+            raise InputError("give either --contact ID or --text ID (from campaign preflight)")
         async with open_store(cfg) as store:
             chosen = await store.campaigns.get(campaign)
             people = await store.contacts.contacts(chosen.list_id)
-            match = next((c for c in people if c.external_id == contact), None)
+            if text:
+                template = campaign_template(chosen.message)
+                if template is None:
+                    raise InputError(
+                        f"campaign {campaign!r} plays a recording, not a template: use --contact"
+                    )
+                match = contact_hearing(template, people, text, cfg.audio.default_language)
+                if match is None:
+                    raise NotFoundError(f"no contact of {campaign!r} hears text {text!r}")
+            else:
+                match = next((c for c in people if c.external_id == contact), None)
             if match is None:
                 raise NotFoundError(f"no contact {contact!r} in list {chosen.list_name!r}")
             seconds, fallbacks = await MessagePlanner(cfg, store).preview(
                 chosen, match, out, voicemail=voicemail
             )
-        console.print(f"wrote {out}: {seconds:.1f} s ({match.language})")
+        console.print(f"wrote {out}: {seconds:.1f} s ({match.language}, as {match.external_id})")
         for line in fallbacks:
             console.print(f"  language fallback: {line}")
 

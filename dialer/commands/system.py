@@ -48,6 +48,9 @@ answering_machine_detection = false   # true: machines get the voicemail version
 
 [audio]
 sounds_dir = "sounds"           # converted audio; Asterisk must be able to read it
+
+[campaigns]
+approval = "non-emergency"      # who needs a second operator's 'campaign approve': all, none
 """
 
 

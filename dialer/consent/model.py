@@ -70,6 +70,8 @@ class Reason(StrEnum):
     ERASED = "erased"
     WRONG_PARTY = "wrong-party"
     EMERGENCY_DETAILS_MISSING = "emergency-details-missing"
+    #: not the gate's: a personalised message lacks a field for this contact (issue 14)
+    TEMPLATE_FIELD_MISSING = "template-field-missing"
 
 
 #: Reasons that let the call through.

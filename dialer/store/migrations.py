@@ -268,6 +268,26 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             BEGIN SELECT RAISE(ABORT, 'campaign transitions are append-only (C19)'); END;
         """,
     ),
+    (
+        6,
+        """
+        -- issue 14: what the contact list held when the campaign was created, as a
+        -- keyed fingerprint (no personal data): the preflight warns when it changed
+        CREATE TABLE campaign_list_fingerprints (
+            campaign_id INTEGER PRIMARY KEY REFERENCES campaigns (id),
+            fingerprint TEXT NOT NULL,
+            contacts INTEGER NOT NULL
+        );
+        -- issue 14: second-person approval; the audit log has the same fact (C19)
+        CREATE TABLE campaign_approvals (
+            campaign_id INTEGER PRIMARY KEY REFERENCES campaigns (id),
+            approved_by TEXT NOT NULL,
+            approved_at TEXT NOT NULL
+        );
+        CREATE TRIGGER campaign_approvals_append_only BEFORE UPDATE ON campaign_approvals
+            BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -28,6 +28,7 @@ from dialer.store.lifecycle import LifecycleStore
 from dialer.store.migrations import LATEST_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
+from dialer.store.safeguards import SafeguardStore
 from dialer.store.users import UserStore
 
 log = structlog.get_logger("dialer.store")
@@ -56,6 +57,7 @@ class Store:
         self.evidence = EvidenceStore(db, sealer)
         self._drain_task: asyncio.Task[None] | None = None
         self.lifecycle = LifecycleStore(db, sealer, clock)
+        self.safeguards = SafeguardStore(db, sealer, clock)
 
     @classmethod
     async def open(

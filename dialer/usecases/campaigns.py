@@ -140,7 +140,7 @@ async def create_campaign(
         if narrowed
         else default_window(request.purpose)
     )
-    await store.campaigns.create(
+    campaign_id = await store.campaigns.create(
         NewCampaign(
             name=request.name,
             purpose=request.purpose,
@@ -160,6 +160,10 @@ async def create_campaign(
             residential_exemption=request.residential_exemption,
         ),
         operator,
+    )
+    # the preflight warns when the list changes after this moment (issue 14)
+    await store.safeguards.record_fingerprint(
+        campaign_id, await store.safeguards.list_fingerprint(list_id)
     )
     return await store.campaigns.get(request.name)
 

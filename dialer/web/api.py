@@ -11,6 +11,8 @@ input such as a start time in the past or a malformed body).
     POST /api/campaigns/{name}/pause         {"reason": ...}
     POST /api/campaigns/{name}/resume
     POST /api/campaigns/{name}/cancel        {"reason": ... (required), "by": ...}
+    GET  /api/campaigns/{name}/preflight     ?at=2026-12-03%2007:00 (issue 14; dials nobody)
+    POST /api/campaigns/{name}/approve       {"by": ...} second-person approval (issue 14)
 
 ``by`` names who acts (audited); the staff UI passes its logged-in user.
 """
@@ -25,6 +27,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from dialer.campaign import control
+from dialer.campaign.approval import approve_campaign
+from dialer.campaign.preflight_check import parse_start, run_preflight
 from dialer.errors import InputError
 from dialer.web.context import context
 
@@ -111,6 +115,24 @@ async def cancel(request: Request) -> JSONResponse:
     return JSONResponse(row.to_json())
 
 
+async def preflight(request: Request) -> JSONResponse:
+    ctx = context(request)
+    at = request.query_params.get("at", "")
+    start_at = (
+        parse_start(at, ctx.settings.organisation.timezone, ctx.store.clock()) if at else None
+    )
+    report = await run_preflight(ctx.settings, ctx.store, request.path_params["name"], at=start_at)
+    return JSONResponse(report)
+
+
+async def approve(request: Request) -> JSONResponse:
+    ctx, body = context(request), await _body(request)
+    _approval, status = await approve_campaign(
+        ctx.store, ctx.settings, request.path_params["name"], body.get("by", "")
+    )
+    return JSONResponse(status.to_json())
+
+
 routes = [
     Route("/api/campaigns", list_campaigns, methods=["GET"]),
     Route("/api/campaigns/{name}", campaign_status, methods=["GET"]),
@@ -118,4 +140,6 @@ routes = [
     Route("/api/campaigns/{name}/pause", pause, methods=["POST"]),
     Route("/api/campaigns/{name}/resume", resume, methods=["POST"]),
     Route("/api/campaigns/{name}/cancel", cancel, methods=["POST"]),
+    Route("/api/campaigns/{name}/preflight", preflight, methods=["GET"]),
+    Route("/api/campaigns/{name}/approve", approve, methods=["POST"]),
 ]

@@ -112,7 +112,10 @@ def make_workspace(
     answering_machine_detection: bool = False,
     extra: str = "",
     org: str = "Springfield Public Schools",
+    approval: str = "none",
 ) -> Workspace:
+    """``approval``: ``[campaigns] approval``; "none" so that tests about calls need
+    no second operator (tests of approval itself pass the product default)."""
     sounds = sandbox.sounds_dir / f"test-{uuid.uuid4().hex[:8]}"
     config = root / "dialer.toml"
     config.write_text(
@@ -134,6 +137,9 @@ port = {free_port()}
 calls_per_second = {calls_per_second}
 max_concurrent = {max_concurrent}
 answering_machine_detection = {"true" if answering_machine_detection else "false"}
+
+[campaigns]
+approval = "{approval}"
 
 [audio]
 sounds_dir = "{sounds}"

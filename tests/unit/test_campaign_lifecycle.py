@@ -11,6 +11,7 @@ from support.store import CALLER_ID, T0, Clock, open_store
 from support.store import campaign as make_campaign
 
 from dialer.campaign import control
+from dialer.campaign.approval import approve_campaign
 from dialer.errors import ComplianceError, InputError, NotFoundError, StateError
 from dialer.model.lifecycle import TRANSITIONS, CampaignState, Command, transition
 from dialer.service.progress import CampaignProgress
@@ -23,9 +24,11 @@ S, C = CampaignState, Command
 
 
 async def campaign(store: Store, name: str) -> None:
-    """A school campaign whose caller ID is allowlisted (C14): it may start."""
+    """A school campaign whose caller ID is allowlisted (C14) and that a second
+    operator approved (issue 14, the default campaigns.approval): it may start."""
     await make_campaign(store, name)
     await store.consent.add_caller_id(CALLER_ID, "office", "test")
+    await approve_campaign(store, Settings(), name, "second operator")
 
 
 @pytest.mark.parametrize("state", list(S))

@@ -87,6 +87,17 @@ async def test_c19_control_through_the_api_is_audited_and_bad_input_is_refused(
     malformed = await http.post(f"{base}/start", content=b"{not json")
     assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]
     assert (await http.post("/api/campaigns/nope/start")).status_code == 404
+    # issue 14: a school campaign waits for a second operator (the campaign's creator
+    # is "test"), who cannot be its creator
+    unapproved = await http.post(f"{base}/start", json={"by": "Ms. Ruiz"})
+    assert unapproved.status_code == 400
+    assert "needs a second operator's approval" in unapproved.json()["error"]
+    own = await http.post(f"{base}/approve", json={"by": "test"})
+    assert own.status_code == 400 and "a different operator" in own.json()["error"]
+    preflight = (await http.get(f"{base}/preflight")).json()
+    assert preflight["campaign"] == "snow-day" and preflight["approval"]["required"] is True
+    approved = await http.post(f"{base}/approve", json={"by": "Principal Lee"})
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "Principal Lee"
     started = await http.post(f"{base}/start", json={"by": "Ms. Ruiz"})
     assert started.status_code == 200 and started.json()["state"] == "running"
     no_reason = await http.post(f"{base}/cancel", json={"by": "Ms. Ruiz"})
