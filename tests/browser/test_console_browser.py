@@ -179,7 +179,9 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert page.url == f"{url}/campaigns/snow-day"
     assert "created" in page.locator(".flash").inner_text()
 
-    # lifecycle from the page: start, pause, resume; cancel needs a reason
+    # lifecycle from the page: start, pause, resume; cancel needs a reason. A school
+    # campaign first needs a second operator's approval (issue 14; ruiz created it)
+    dialer(console.config, "campaign", "approve", "snow-day", "--operator", "Principal Lee")
     page.click("text=Schedule or start")
     shots(page, "campaign-started")
     assert page.locator(".flash").inner_text() == "Campaign 'snow-day' is now running."
