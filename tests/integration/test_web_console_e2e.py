@@ -1,0 +1,81 @@
+"""The console drives real calls: ``dialer serve`` (subprocess, no TTY) with the
+sandbox Asterisk and the SIPp phones, staff in a real Chromium.
+
+Start a campaign from its page, watch the live progress (server-sent events)
+reach 100%, find the phone that pressed 9 as opted-out in the report (C10); a
+parent opts out on /optout (C5, channel web) and the next campaign does not dial
+that number: its SIPp phone receives no new INVITE (C6).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.browser import artifacts_dir
+from support.phones import Phones
+from support.sample import daytime_prefix, sample_number
+from support.sandbox import Sandbox
+from support.service import ServiceProcess
+from support.webapp import PASSWORD, add_user
+from support.workspace import free_port, make_workspace
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
+    tmp_path: Path, sandbox: Sandbox, phones: Phones, chromium: Any
+) -> None:
+    port = free_port()
+    ws = make_workspace(tmp_path, sandbox, extra=f"\n[http]\nport = {port}\n")
+    prefix = daytime_prefix()
+    presses_9 = sample_number(prefix, 3, 1)  # SIPp phone 1: answers, presses 9
+    parent = sample_number(prefix, 4, 2)  # SIPp phone 2: answers, listens
+    ws.school_campaign({"s-1": presses_9, "s-2": parent}, campaign="first")
+    ws.create_campaign("second")
+    add_user(ws.config, "ruiz", "admin")
+    shots = artifacts_dir()
+    with ServiceProcess(ws.config, port, tmp_path / "serve.log") as service:
+        service.start()
+        url = service.url
+        context = chromium.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{url}/login")
+        page.fill("#name", "ruiz")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+
+        page.goto(f"{url}/campaigns/first")
+        page.click("text=Schedule or start")
+        count = page.locator('[data-campaign="first"] [data-field="count"]')
+        # live progress over SSE: the page is not reloaded
+        count.filter(has_text="2/2 (100%)").wait_for(timeout=60_000)
+        page.screenshot(path=str(shots / "e2e-first-100.png"), full_page=True)
+        page.goto(f"{url}/campaigns/first/report")
+        row = page.locator("tr", has_text="s-1")
+        assert row.locator(".badge").inner_text() == "opted-out"
+        page.screenshot(path=str(shots / "e2e-first-report.png"), full_page=True)
+        assert phones.invites(2, parent) == 1
+
+        # the parent of s-2 opts out on the public page
+        public = chromium.new_context()
+        optout = public.new_page()
+        optout.goto(f"{url}/optout?lang=en")
+        optout.fill("#number", parent)
+        optout.click("button[type=submit]")
+        optout.click("button[type=submit]")
+        assert optout.locator("h2").inner_text() == "Your request is recorded"
+        public.close()
+
+        page.goto(f"{url}/campaigns/second")
+        page.click("text=Schedule or start")
+        page.locator('[data-campaign="second"] [data-field="count"]').filter(
+            has_text="2/2 (100%)"
+        ).wait_for(timeout=60_000)
+        page.goto(f"{url}/campaigns/second/report")
+        page.screenshot(path=str(shots / "e2e-second-report.png"), full_page=True)
+        assert page.locator("tr", has_text="s-2").locator(".badge").inner_text() == "blocked"
+        context.close()
+        assert service.stop() == 0
+    assert phones.invites(2, parent) == 1  # no INVITE for the second campaign (C6)
