@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
-    tmp_path: Path, sandbox: Sandbox, phones: Phones, chromium: Any
+    tmp_path: Path, sandbox: Sandbox, phones: Phones, request: pytest.FixtureRequest
 ) -> None:
     port = free_port()
     ws = make_workspace(tmp_path, sandbox, extra=f"\n[http]\nport = {port}\n")
@@ -35,6 +35,9 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
     ws.school_campaign({"s-1": presses_9, "s-2": parent}, campaign="first")
     ws.create_campaign("second")
     add_user(ws.config, "ruiz", "admin")
+    # Chromium only now: Playwright's sync API runs a loop in this thread, and the
+    # CLI calls above run their own (asyncio.run cannot nest)
+    chromium: Any = request.getfixturevalue("chromium")
     shots = artifacts_dir()
     with ServiceProcess(ws.config, port, tmp_path / "serve.log") as service:
         service.start()
