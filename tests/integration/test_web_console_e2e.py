@@ -34,6 +34,8 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
     parent = sample_number(prefix, 4, 2)  # SIPp phone 2: answers, listens
     ws.school_campaign({"s-1": presses_9, "s-2": parent}, campaign="first")
     ws.create_campaign("second")
+    for name in ("first", "second"):  # a school campaign starts once a second operator approves
+        ws.ok("campaign", "approve", name, "--operator", "Principal Lee")
     add_user(ws.config, "ruiz", "admin")
     # Chromium only now: Playwright's sync API runs a loop in this thread, and the
     # CLI calls above run their own (asyncio.run cannot nest)
