@@ -4,7 +4,7 @@
 once per session if it is not already running, and left running afterwards so
 the next run is fast (set DIALER_SANDBOX_STOP=1 to stop it at the end).
 
-``phones``: the SIPp simulated phones 1, 2, 3, 4 and 8 (tests/support/phones.py),
+``phones``: the SIPp simulated phones 1, 2, 3, 4, 8, 63 and 91 (tests/support/phones.py),
 started once per session and stopped at its end.
 
 Test helpers live in tests/support/ and are imported as ``support.<module>``

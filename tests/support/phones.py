@@ -11,6 +11,7 @@ by its LAST digit:
     3  486 Busy Here
     4  rings, never answers
     8  answers, presses 8 about 1.5 s after the answer
+    63 (numbers ending in 63) declines: 603 Decline
 
 (5, 6, 7, 9 and 0 are fast dialplan-only phones; they need no process.)
 
@@ -42,6 +43,8 @@ PHONES: dict[int, tuple[str, int, int]] = {
     8: ("phone_answer_press8.xml", 5078, 6080),
     # numbers ending in 91: presses 9 during the message body
     91: ("phone_answer_press9_late.xml", 5079, 6090),
+    # numbers ending in 63: 603 Decline
+    63: ("phone_decline.xml", 5076, 6060),
 }
 
 #: names accepted by :meth:`Phones.invites` besides the digit itself
@@ -52,6 +55,7 @@ ALIASES: dict[str, int] = {
     "noanswer": 4,
     "press8": 8,
     "press9late": 91,
+    "decline": 63,
 }
 
 _SEPARATOR = "-----------------------------------------------"
@@ -139,7 +143,7 @@ def count_invites(trace: Path, number: str | None = None) -> int:
 
 
 class Phones:
-    """The SIPp phones 1, 2, 3, 4 and 8, started together and stopped together."""
+    """The SIPp phones (all of PHONES by default), started together and stopped together."""
 
     def __init__(self, workdir: Path, digits: tuple[int, ...] = tuple(PHONES)) -> None:
         self.workdir = workdir

@@ -41,6 +41,11 @@ class Sandbox:
     repo: Path
     #: the dial string for dialer.toml's ``asterisk.dial_string``
     dial_string: str = SANDBOX_DIAL_STRING
+    #: which sandbox Asterisk (``scripts/asterisk-sandbox --instance N``)
+    instance: int = 1
+    sip_port: int = 5060
+    #: Asterisk's pid file (for /proc/<pid>/stat in benchmarks)
+    pid_file: Path | None = None
 
     @property
     def asterisk_sounds_dir(self) -> str:
@@ -52,14 +57,21 @@ class Sandbox:
 
     def rx(self, command: str, timeout: float = 30) -> str:
         """Run an Asterisk CLI command (as root, through the script)."""
-        done = _run("rx", command, timeout=timeout)
+        done = _run("rx", command, timeout=timeout, instance=self.instance)
         return done.stdout
 
+    def pid(self) -> int:
+        """The running Asterisk's process id."""
+        if self.pid_file is None:
+            raise SandboxError("no pid file known for this sandbox")
+        return int(self.pid_file.read_text().strip())
 
-def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+
+def _run(*args: str, timeout: float = 600, instance: int = 1) -> subprocess.CompletedProcess[str]:
+    where = ["--instance", str(instance)] if instance != 1 else []
     try:
         return subprocess.run(
-            [str(SCRIPT), *args],
+            [str(SCRIPT), *where, *args],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -74,9 +86,9 @@ def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         raise SandboxError(f"scripts/asterisk-sandbox {' '.join(args)} timed out") from exc
 
 
-def shell_env() -> dict[str, str]:
+def shell_env(instance: int = 1) -> dict[str, str]:
     """The ``export NAME='value'`` lines of ``asterisk-sandbox shell-env``, parsed."""
-    out = _run("shell-env", timeout=30).stdout
+    out = _run("shell-env", timeout=30, instance=instance).stdout
     env: dict[str, str] = {}
     for line in out.splitlines():
         parts = shlex.split(line)
@@ -86,9 +98,13 @@ def shell_env() -> dict[str, str]:
     return env
 
 
-def is_running() -> bool:
+def is_running(instance: int = 1) -> bool:
+    where = ["--instance", str(instance)] if instance != 1 else []
     done = subprocess.run(
-        [str(SCRIPT), "status"], capture_output=True, timeout=60, stdin=subprocess.DEVNULL
+        [str(SCRIPT), *where, "status"],
+        capture_output=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     return done.returncode == 0
 
@@ -102,10 +118,18 @@ def can_run() -> str | None:
     return None
 
 
-def ensure_sandbox() -> Sandbox:
-    """Start the sandbox if needed (idempotent, fast when running) and describe it."""
-    _run("start", timeout=900)
-    env = shell_env()
+def ensure_sandbox(instance: int = 1) -> Sandbox:
+    """Start the sandbox if needed (idempotent, fast when running) and describe it.
+
+    ``instance`` 2, 3 ...: another Asterisk on other loopback ports (several PBXs).
+    """
+    _run("start", timeout=900, instance=instance)
+    return describe(instance)
+
+
+def describe(instance: int = 1) -> Sandbox:
+    """The sandbox's addresses and paths, whether it runs or not."""
+    env = shell_env(instance)
     return Sandbox(
         ami_host=env["DIALER_SANDBOX_AMI_HOST"],
         ami_port=int(env["DIALER_SANDBOX_AMI_PORT"]),
@@ -115,8 +139,11 @@ def ensure_sandbox() -> Sandbox:
         sounds_dir=Path(env["DIALER_SANDBOX_SOUNDS_DIR"]),
         rootfs=Path(env["DIALER_SANDBOX_ROOTFS"]),
         repo=Path(env["DIALER_SANDBOX_REPO"]),
+        instance=int(env["DIALER_SANDBOX_INSTANCE"]),
+        sip_port=int(env["DIALER_SANDBOX_SIP_PORT"]),
+        pid_file=Path(env["DIALER_SANDBOX_PID_FILE"]),
     )
 
 
-def stop_sandbox() -> None:
-    _run("stop", timeout=120)
+def stop_sandbox(instance: int = 1) -> None:
+    _run("stop", timeout=120, instance=instance)
