@@ -25,6 +25,9 @@ DEFAULT_AMI_PORT = 5038
 DEFAULT_AGI_PORT = 4573
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
+#: the name of the one Asterisk server of a plain ``[asterisk]`` section
+DEFAULT_SERVER_NAME = "default"
+MAX_SERVER_CHANNELS = 100_000
 #: seconds between two progress lines per running campaign in the service's log
 DEFAULT_PROGRESS_SECONDS = 5.0
 #: issue 14: which campaigns need a second operator's approval before they start
@@ -52,19 +55,48 @@ class StoreSettings:
 
 
 @dataclass(frozen=True)
+class AsteriskServer:
+    """One Asterisk PBX the engine places calls through (``[[asterisk.servers]]``).
+
+    Keys left out of an entry take the value of the ``[asterisk]`` section.
+    """
+
+    name: str = DEFAULT_SERVER_NAME
+    ami_host: str = "127.0.0.1"
+    ami_port: int = DEFAULT_AMI_PORT
+    ami_user: str = "dialer"
+    ami_secret_file: Path = Path("secrets/ami.secret")
+    dial_string: str = "PJSIP/{e164}@trunk"
+    dial_via_dialplan: bool = False
+    #: calls at once on this server (its trunk's channels); 0 in code: no own limit
+    max_channels: int = 0
+
+    @property
+    def where(self) -> str:
+        return f"{self.ami_host}:{self.ami_port}"
+
+
+@dataclass(frozen=True)
 class AsteriskSettings:
     ami_host: str = "127.0.0.1"
     ami_port: int = DEFAULT_AMI_PORT
     ami_user: str = "dialer"
     ami_secret_file: Path = Path("secrets/ami.secret")
-    #: how the outbound leg is dialled; ``{e164}`` (+12025550123) and ``{digits}``
-    #: (12025550123) are filled in. Asterisk's dialplan runs ``Dial()`` on it.
+    #: the callee's channel; ``{e164}`` (+12025550123) and ``{digits}``
+    #: (12025550123) are filled in. The engine originates it directly into
+    #: ``answered_context`` (one channel per call, issue #11).
     dial_string: str = "PJSIP/{e164}@trunk"
+    #: true: originate ``Local/dial@<originate_context>`` instead, whose dialplan
+    #: ``Dial()``s the dial string (two more channels per call, about 60% more
+    #: Asterisk CPU); only for a channel type that cannot be originated directly
+    dial_via_dialplan: bool = False
     originate_context: str = "dialer-outbound"
     answered_context: str = "dialer-answered"
     ring_timeout: int = 30
     connect_timeout: float = 5.0
     action_timeout: float = 10.0
+    #: several PBXs (``[[asterisk.servers]]``); empty: the one server above
+    servers: tuple[AsteriskServer, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +232,35 @@ class Settings:
         return read_secret_file(self.asterisk.ami_secret_file, "asterisk.ami_secret_file")
 
     @property
+    def asterisk_servers(self) -> tuple[AsteriskServer, ...]:
+        """Every PBX to place calls through: ``[[asterisk.servers]]``, or the one
+        server of a plain ``[asterisk]`` section (limited by engine.max_concurrent)."""
+        if self.asterisk.servers:
+            return self.asterisk.servers
+        a = self.asterisk
+        return (
+            AsteriskServer(
+                name=DEFAULT_SERVER_NAME,
+                ami_host=a.ami_host,
+                ami_port=a.ami_port,
+                ami_user=a.ami_user,
+                ami_secret_file=a.ami_secret_file,
+                dial_string=a.dial_string,
+                dial_via_dialplan=a.dial_via_dialplan,
+                max_channels=self.engine.max_concurrent,
+            ),
+        )
+
+    def server_secret(self, server: AsteriskServer) -> str:
+        """Read one server's AMI secret from its 0600 file (C18)."""
+        if not self.asterisk.servers:
+            return self.ami_secret()
+        index = self.asterisk.servers.index(server) + 1
+        return read_secret_file(
+            server.ami_secret_file, f"asterisk.servers[{index}].ami_secret_file"
+        )
+
+    @property
     def agi_url(self) -> str:
         host = self.agi.advertise or f"{self.agi.host}:{self.agi.port}"
         return f"agi://{host}"
@@ -246,6 +307,12 @@ def settings_from_dict(raw: dict[str, Any], base_dir: Path, source: Path | None 
 def _build_section(
     default: Any, section: str, values: dict[str, Any], base_dir: Path, source: Path | None
 ) -> Any:
+    if isinstance(default, AsteriskSettings) and "servers" in values:
+        values = dict(values)
+        entries = values.pop("servers")
+        top = _build_section(default, section, values, base_dir, source)
+        servers = _build_servers(top, entries, base_dir, source)
+        return replace(top, servers=servers)
     types = {f.name: type(getattr(default, f.name)) for f in fields(default)}
     converted: dict[str, Any] = {}
     for key, value in values.items():
@@ -275,7 +342,55 @@ def _build_section(
     return section_obj
 
 
+def _build_servers(
+    top: AsteriskSettings, entries: Any, base_dir: Path, source: Path | None
+) -> tuple[AsteriskServer, ...]:
+    """``[[asterisk.servers]]``: each entry inherits the ``[asterisk]`` keys it leaves out."""
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(
+            "settings: asterisk.servers must be one or more [[asterisk.servers]] tables"
+        )
+    servers: list[AsteriskServer] = []
+    for index, entry in enumerate(entries, start=1):
+        where = f"asterisk.servers[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"settings: {where} must be a table")
+        inherited = AsteriskServer(
+            name=f"pbx{index}",
+            ami_host=top.ami_host,
+            ami_port=top.ami_port,
+            ami_user=top.ami_user,
+            ami_secret_file=top.ami_secret_file,
+            dial_string=top.dial_string,
+            dial_via_dialplan=top.dial_via_dialplan,
+        )
+        server = _build_section(inherited, where, entry, base_dir, source)
+        if not 1 <= server.max_channels <= MAX_SERVER_CHANNELS:
+            raise ConfigError(
+                f"settings: {where}.max_channels must be 1-{MAX_SERVER_CHANNELS} "
+                f"(the calls this PBX may carry at once), got {server.max_channels}"
+            )
+        servers.append(server)
+    names = [s.name for s in servers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"settings: two asterisk.servers are named {name!r}")
+    places = [s.where for s in servers]
+    for place in places:
+        if places.count(place) > 1:
+            raise ConfigError(f"settings: two asterisk.servers use the same AMI address {place}")
+    return tuple(servers)
+
+
 def _validate(section: str, obj: Any) -> None:
+    if isinstance(obj, AsteriskServer):
+        if not obj.name.strip() or any(ch.isspace() for ch in obj.name):
+            raise ConfigError(f"settings: {section}.name must be a word, got {obj.name!r}")
+        if not 1 <= obj.ami_port <= 65535:
+            raise ConfigError(f"settings: {section}.ami_port must be 1-65535, got {obj.ami_port}")
+        if not obj.ami_host.strip():
+            raise ConfigError(f"settings: {section}.ami_host must not be empty")
+        _check_dial_string(f"{section}.dial_string", obj.dial_string)
     if isinstance(obj, SmsSettings):
         if obj.webhook_auth not in SMS_WEBHOOK_AUTH:
             raise ConfigError(
@@ -321,10 +436,27 @@ def _validate(section: str, obj: Any) -> None:
             f"settings: campaigns.approval must be one of {', '.join(APPROVAL_MODES)}, "
             f"got {obj.approval!r}"
         )
-    if isinstance(obj, AsteriskSettings) and "{" not in obj.dial_string:
+    if isinstance(obj, AsteriskSettings):
+        _check_dial_string("asterisk.dial_string", obj.dial_string)
+        if not 1 <= obj.ami_port <= 65535:
+            raise ConfigError(f"settings: asterisk.ami_port must be 1-65535, got {obj.ami_port}")
+        if not 1 <= obj.ring_timeout <= 600:
+            raise ConfigError(
+                f"settings: asterisk.ring_timeout must be 1-600 seconds, got {obj.ring_timeout}"
+            )
+
+
+def _check_dial_string(key: str, dial_string: str) -> None:
+    """The callee's channel: {e164} or {digits} filled in, nothing else (it is the
+    Channel of an AMI Originate, so no line breaks)."""
+    try:
+        filled = dial_string.format(e164="+1", digits="1")
+    except (KeyError, IndexError, ValueError):
+        filled = None
+    if filled is None or filled == dial_string or any(ch in dial_string for ch in "\r\n"):
         raise ConfigError(
-            "settings: asterisk.dial_string must contain {e164} or {digits}, "
-            f"got {obj.dial_string!r}"
+            f"settings: {key} must contain {{e164}} or {{digits}} and no other "
+            f"{{...}} field, got {dial_string!r}"
         )
 
 

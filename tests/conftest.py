@@ -51,6 +51,15 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
+def sandbox2(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """A second sandbox Asterisk (``--instance 2``: AMI 5138, SIP 5160), for tests
+    with several PBXs; stopped at the end of the session."""
+    box = ensure_sandbox(2)
+    yield box
+    stop_sandbox(2)
+
+
+@pytest.fixture(scope="session")
 def phones(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phones]:
     group = Phones(tmp_path_factory.mktemp("sipp-phones"))
     group.start()
