@@ -7,6 +7,7 @@ clear message and an exit code, and nothing foreign leaks out::
 
     DialerError
     ├── ConfigError              bad or missing settings file / key file / setting
+    │   └── KeyMismatchError     the key file does not belong to this database
     ├── InputError               bad user input (exit code 2)
     │   ├── CsvError             malformed CSV: names file, row and reason
     │   ├── NumberError          a phone number that cannot be parsed / is invalid
@@ -16,6 +17,7 @@ clear message and an exit code, and nothing foreign leaks out::
     ├── NotFoundError            a named list / campaign / recording / number is unknown
     ├── StoreError               the SQLite store failed (locked, corrupt, migration)
     │   └── AuditChainError      the audit chain is broken (C19)
+    │       └── IntegrityError   data rows, ledger or audit head do not match the log
     ├── EngineBusyError          another engine (serve / campaign run) holds this store
     ├── StateError               a campaign cannot go from its state to the one asked
     ├── HttpServerError          the service's HTTP server cannot start (port in use ...)
@@ -61,6 +63,10 @@ class ConfigError(DialerError):
     """Settings, key file or configuration are missing or wrong."""
 
     exit_code = 3
+
+
+class KeyMismatchError(ConfigError):
+    """The key file is not the one this database was created (or last rotated) with."""
 
 
 class InputError(DialerError):
@@ -123,6 +129,11 @@ class HttpServerError(DialerError):
     """The service's HTTP server cannot start."""
 
     exit_code = 3
+
+
+class IntegrityError(AuditChainError):
+    """Data rows, the integrity ledger or the audit head were changed outside the
+    dialer (C19): nothing is dialled or written until it is investigated."""
 
 
 class TelephonyError(DialerError):

@@ -32,9 +32,11 @@ The checks run in this order; the first one that fails is the reason:
  11   frequency-cap          C13  rolling caps across all campaigns and caller IDs
 ====  =====================  =====================================================
 
-A consent is *live* when it was obtained strictly after the latest revocation
-(or there is none). "Needed kind": school -> scope school; informational ->
-scope informational; telemarketing -> scope telemarketing and written;
+A consent is *live* when there is no revocation, or when it was both recorded
+and obtained strictly after the latest revocation (a revocation beats every
+consent recorded before it, whatever ``obtained_at`` it claims). "Needed kind":
+school -> scope school; informational -> scope informational; telemarketing ->
+scope telemarketing and written;
 emergency -> any scope (for emergency a consent only matters for re-consent
 after a revocation and for counting the call as made with consent).
 
@@ -127,13 +129,24 @@ def _needed_kind(c: ConsentFact, purpose: Purpose) -> bool:
     return c.scope is purpose
 
 
+def lifts_revocation(c: ConsentFact, facts: NumberFacts) -> bool:
+    """Whether consent ``c`` comes after the latest revocation: a revocation beats
+    every consent *recorded* before it, whatever ``obtained_at`` that consent
+    claims; a consent lifts it only when recorded after it **and** obtained after
+    it (COMPLIANCE.md, order of consent and revocation)."""
+    if facts.revoked_at is None:
+        return True
+    if c.obtained_at <= facts.revoked_at:
+        return False
+    recorded = facts.revocation_recorded_at
+    return recorded is None or (c.recorded_at is not None and c.recorded_at > recorded)
+
+
 def has_live_consent(facts: NumberFacts, purpose: Purpose) -> bool:
-    """A consent of the needed kind obtained strictly after the latest revocation (if any)."""
-    revoked_at = facts.revoked_at
-    for c in facts.consents:
-        if (revoked_at is None or c.obtained_at > revoked_at) and _needed_kind(c, purpose):
-            return True
-    return False
+    """A consent of the needed kind that comes after the latest revocation (if any)."""
+    if facts.revoked_at is None:
+        return any(_needed_kind(c, purpose) for c in facts.consents)
+    return any(_needed_kind(c, purpose) and lifts_revocation(c, facts) for c in facts.consents)
 
 
 def decide(e164: str, facts: NumberFacts, rules: CampaignRules, now: dt.datetime) -> Decision:

@@ -97,6 +97,9 @@ class ConsentFact:
     scope: Purpose
     obtained_at: dt.datetime  # aware, UTC
     written: bool = False  # prior express *written* consent (telemarketing)
+    #: when the store recorded it (a revocation beats every consent recorded
+    #: before it, whatever ``obtained_at`` claims); None: unknown
+    recorded_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +116,17 @@ class NumberFacts:
     """Everything the store knows about one number, read right before the attempt (C2)."""
 
     consents: tuple[ConsentFact, ...] = ()
-    revoked_at: dt.datetime | None = None  # latest revocation, any channel (C5-C7)
+    revoked_at: dt.datetime | None = None  # latest revocation received, any channel (C5-C7)
+    #: when the latest revocation was recorded (an SMS export imported later keeps
+    #: its received time, and still beats every consent recorded before it)
+    revocation_recorded_at: dt.datetime | None = None
     company_dnc: bool = False  # on the organisation's own do-not-call list (C4)
     national_dnc: bool = False  # on the imported national DNC list (C15)
     erased: bool = False  # keyed-hash suppression after erasure (C17)
     wrong_party: bool = False  # suppressed for staff review (C16)
     recent_calls: tuple[CallFact, ...] = ()  # at least the last 30 days
+    #: consent rows left out because their MAC does not verify (C19)
+    unverified_consents: int = 0
 
 
 @dataclass(frozen=True, slots=True)

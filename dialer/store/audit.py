@@ -4,8 +4,14 @@ Each entry's ``mac`` is an HMAC (audit subkey, see ``consent.crypto``) over its
 sequence number, time, kind, canonical JSON payload and the previous entry's
 mac. Editing, inserting or deleting any entry breaks the chain at that point;
 without the key an attacker cannot forge a new chain. ``meta.audit_head`` holds
-the last seq and mac (updated in the same transaction), so a truncated tail is
-detected too; operators can copy the head elsewhere for an external anchor.
+the last seq (= the number of entries) and mac, and ``meta.audit_head_mac``
+seals it with the audit key (updated in the same transaction), so a truncated
+tail is detected even when the head was rewritten to match it. Every write
+checks the seal before it appends: a tampered store is never written to.
+Operators can copy the head elsewhere for an external anchor.
+
+An entry that adds or removes data rows names them in ``payload["rows"]``
+(``dialer.store.rows``): ``audit verify`` compares rows and log both ways.
 
 Payloads never hold a plaintext number (C18): only the keyed hash.
 """
@@ -13,15 +19,18 @@ Payloads never hold a plaintext number (C18): only the keyed hash.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from dialer.consent.crypto import Sealer
-from dialer.errors import AuditChainError
-from dialer.store.db import Database, ts
+from dialer.errors import AuditChainError, IntegrityError
+from dialer.store.db import Database, parse_ts, ts
+from dialer.store.rows import BoundRow, rows_payload
 
 GENESIS = "0" * 64
 
@@ -39,29 +48,90 @@ def _entry_bytes(seq: int, at: str, kind: str, payload: str, prev: str) -> bytes
     return f"{seq}\x1f{at}\x1f{kind}\x1f{payload}\x1f{prev}".encode()
 
 
+def head_seal(sealer: Sealer, seq: int, mac: str) -> str:
+    """The keyed MAC over the head: the entry count and the last entry's mac."""
+    return sealer.audit_mac(f"audit-head\x1f{seq}\x1f{mac}".encode())
+
+
+Head = tuple[int, str]
+ChainRow = tuple[int, str, str, str, str, str]
+
+
+async def _meta(conn: aiosqlite.Connection) -> dict[str, str]:
+    async with conn.execute(
+        "SELECT key, value FROM meta WHERE key IN ('audit_head', 'audit_head_mac')"
+    ) as cur:
+        return {str(r[0]): str(r[1]) async for r in cur}
+
+
+async def head(conn: aiosqlite.Connection, sealer: Sealer) -> Head:
+    """The last entry's (seq, mac), checked against the sealed head; read inside
+    the writing transaction. Raises ``IntegrityError`` on a tampered tail."""
+    async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
+        row = await cur.fetchone()
+    last: Head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+    check_head(await _meta(conn), last, sealer)
+    return last
+
+
+def check_head(meta: dict[str, str], last: Head, sealer: Sealer) -> None:
+    """``meta`` (audit_head, audit_head_mac) must seal exactly ``last``."""
+    recorded = meta.get("audit_head")
+    seal = meta.get("audit_head_mac")
+    if recorded is None and last == (0, GENESIS) and seal is None:
+        return  # a new database: nothing appended yet
+    if recorded is None or seal is None:
+        raise IntegrityError(
+            f"the audit log's sealed head is missing from the database (meta.audit_head"
+            f"{'' if recorded is None else '_mac'}) while the log has {last[0]} entries: "
+            "it was removed outside the dialer; run 'dialer audit verify'"
+        )
+    seq_text, _, mac = recorded.partition(":")
+    if not hmac.compare_digest(head_seal(sealer, int(seq_text), mac), seal):
+        raise IntegrityError(
+            f"the audit log's head (meta.audit_head = entry {seq_text}) does not match its "
+            "seal: it was rewritten outside the dialer (entries removed from the end?); "
+            "run 'dialer audit verify'"
+        )
+    if (int(seq_text), mac) != last:
+        raise IntegrityError(
+            f"the audit log ends at entry {last[0]} but its sealed head is entry {seq_text}: "
+            f"entries were removed from (or added to) the end; run 'dialer audit verify'"
+        )
+
+
+async def _write_head(conn: aiosqlite.Connection, sealer: Sealer, seq: int, mac: str) -> None:
+    await conn.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [("audit_head", f"{seq}:{mac}"), ("audit_head_mac", head_seal(sealer, seq, mac))],
+    )
+
+
+def _with_rows(
+    payload: dict[str, Any], added: Iterable[BoundRow | None], removed: Iterable[BoundRow | None]
+) -> dict[str, Any]:
+    extra = rows_payload(added, removed)
+    return {**payload, **extra} if extra else payload
+
+
 async def append(
     conn: aiosqlite.Connection,
     sealer: Sealer,
     kind: str,
     payload: dict[str, Any],
     at: dt.datetime,
+    *,
+    added: Iterable[BoundRow | None] = (),
+    removed: Iterable[BoundRow | None] = (),
 ) -> int:
-    """Append one entry; call inside the transaction that makes the change."""
-    async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
-        row = await cur.fetchone()
-    seq, prev = (int(row[0]) + 1, str(row[1])) if row else (1, GENESIS)
-    at_text, body = ts(at), _canonical(payload)
-    mac = sealer.audit_mac(_entry_bytes(seq, at_text, kind, body, prev))
-    await conn.execute(
-        "INSERT INTO audit (seq, at, kind, payload, prev, mac) VALUES (?, ?, ?, ?, ?, ?)",
-        (seq, at_text, kind, body, prev, mac),
+    """Append one entry; call inside the transaction that makes the change, naming
+    the bound rows it ``added`` and ``removed`` (``dialer.store.rows``)."""
+    rows = chain(
+        sealer, [(kind, _with_rows(payload, added, removed))], at, await head(conn, sealer)
     )
-    await conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (f"{seq}:{mac}",),
-    )
-    return seq
+    await write_chained(conn, sealer, rows)
+    return rows[0][0]
 
 
 async def append_many(
@@ -73,18 +143,7 @@ async def append_many(
     """Append many entries at once (bulk imports): one read of the head, one insert."""
     if not items:
         return
-    await write_chained(conn, chain(sealer, items, at, await head(conn)))
-
-
-Head = tuple[int, str]
-ChainRow = tuple[int, str, str, str, str, str]
-
-
-async def head(conn: aiosqlite.Connection) -> Head:
-    """The last entry's (seq, mac); read inside the writing transaction."""
-    async with conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1") as cur:
-        row = await cur.fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+    await write_chained(conn, sealer, chain(sealer, items, at, await head(conn, sealer)))
 
 
 def chain(
@@ -104,18 +163,14 @@ def chain(
     return rows
 
 
-async def write_chained(conn: aiosqlite.Connection, rows: list[ChainRow]) -> None:
-    """Insert entries made by ``chain`` and move the head, in the same transaction."""
+async def write_chained(conn: aiosqlite.Connection, sealer: Sealer, rows: list[ChainRow]) -> None:
+    """Insert entries made by ``chain`` and move the sealed head, in the same transaction."""
     if not rows:
         return
     await conn.executemany(
         "INSERT INTO audit (seq, at, kind, payload, prev, mac) VALUES (?, ?, ?, ?, ?, ?)", rows
     )
-    await conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('audit_head', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (f"{rows[-1][0]}:{rows[-1][5]}",),
-    )
+    await _write_head(conn, sealer, rows[-1][0], rows[-1][5])
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,13 @@ class ChainReport:
 
 async def verify(db: Database, sealer: Sealer) -> ChainReport:
     """Walk the chain; raise ``AuditChainError`` naming the first broken entry."""
+    report, _ = await walk(db, sealer, lambda _seq, _kind, _payload: None)
+    return report
+
+
+async def walk(db: Database, sealer: Sealer, visit: Any) -> tuple[ChainReport, int]:
+    """Verify the chain entry by entry, calling ``visit(seq, kind, payload_text)`` for
+    each; returns the report and the number of entries visited."""
     expected_seq, prev, count = 1, GENESIS, 0
     async with db.conn.execute(
         "SELECT seq, at, kind, payload, prev, mac FROM audit ORDER BY seq"
@@ -146,10 +208,17 @@ async def verify(db: Database, sealer: Sealer) -> ChainReport:
                     f"audit chain broken at entry {seq} ({kind}): its content was changed "
                     "or it was not written by this dialer"
                 )
+            visit(seq, kind, payload)
             prev, expected_seq, count = mac, seq + 1, count + 1
-    head = await db.fetchone("SELECT value FROM meta WHERE key = 'audit_head'")
-    if head is not None:
-        head_seq, head_mac = str(head[0]).split(":", 1)
+    meta = {
+        str(r[0]): str(r[1])
+        for r in await db.fetchall(
+            "SELECT key, value FROM meta WHERE key IN ('audit_head', 'audit_head_mac')"
+        )
+    }
+    recorded = meta.get("audit_head")
+    if recorded is not None:
+        head_seq, head_mac = recorded.split(":", 1)
         if int(head_seq) != count or head_mac != prev:
             raise AuditChainError(
                 f"audit chain broken after entry {count}: the recorded head is entry "
@@ -157,14 +226,20 @@ async def verify(db: Database, sealer: Sealer) -> ChainReport:
             )
     elif count:
         raise AuditChainError("audit chain head is missing from the database")
-    return ChainReport(entries=count, head_seq=count, head_mac=prev)
+    try:
+        check_head(meta, (count, prev), sealer)
+    except IntegrityError as exc:
+        raise AuditChainError(
+            f"audit chain broken after entry {count}: {exc}".replace(
+                "; run 'dialer audit verify'", ""
+            )
+        ) from exc
+    return ChainReport(entries=count, head_seq=count, head_mac=prev), count
 
 
 async def entries(
     db: Database, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[tuple[int, dt.datetime, str, dict[str, Any]]]:
-    from dialer.store.db import parse_ts
-
     clauses, params = [], []
     if since is not None:
         clauses.append("at >= ?")

@@ -16,8 +16,9 @@ from dialer.consent.model import Decision, EmergencyCategory, Purpose
 from dialer.errors import InputError, NotFoundError
 from dialer.model.campaign import AttemptRow, Campaign, MessageSpec, NewCampaign
 from dialer.model.outcome import AttemptState, Outcome
-from dialer.store import audit
+from dialer.store import audit, rows
 from dialer.store.db import Clock, Database, parse_ts, ts
+from dialer.store.sealed import CAMPAIGN_CALLER_ID
 
 _ATTEMPT_COLUMNS = (
     "id, contact_id, attempt_no, decided_at, allowed, reason, detail, state, outcome, "
@@ -37,18 +38,27 @@ class CampaignStore:
             async with conn.execute("SELECT 1 FROM campaigns WHERE name = ?", (spec.name,)) as cur:
                 if await cur.fetchone():
                     raise InputError(f"a campaign named {spec.name!r} already exists")
-            cursor = await conn.execute(
-                "INSERT INTO campaigns (name, purpose, list_id, message, caller_id_hash, "
+            async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM campaigns") as cur:
+                found = await cur.fetchone()
+            campaign_id = int(found[0]) if found else 1
+            await conn.execute(
+                "INSERT INTO campaigns (id, name, purpose, list_id, message, caller_id_hash, "
                 "caller_id_sealed, category, authorized_by, window_start, window_end, "
                 "max_attempts, retry_delay, residential_exemption, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    campaign_id,
                     spec.name,
                     spec.purpose.value,
                     spec.list_id,
                     json.dumps(spec.message.to_json()),
                     self.sealer.index(spec.caller_id),
-                    self.sealer.seal(spec.caller_id),
+                    self.sealer.seal_field(
+                        spec.caller_id,
+                        CAMPAIGN_CALLER_ID.table,
+                        CAMPAIGN_CALLER_ID.column,
+                        campaign_id,
+                    ),
                     spec.category.value if spec.category else None,
                     spec.authorized_by,
                     spec.window_start.isoformat("minutes"),
@@ -60,7 +70,6 @@ class CampaignStore:
                     operator,
                 ),
             )
-            campaign_id = int(cursor.lastrowid or 0)
             # C1: purpose, and for emergencies category and authorizer, are audited
             await audit.append(
                 conn,
@@ -94,11 +103,15 @@ class CampaignStore:
             raise InputError("C6: an override needs the operator's name and a reason")
         now = self.clock()
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO campaign_overrides (campaign_id, operator, reason, at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (campaign_id) DO UPDATE SET "
-                "operator = excluded.operator, reason = excluded.reason, at = excluded.at",
-                (campaign.id, operator, reason, ts(now)),
+            # a row is replaced, never edited: its MAC covers every column (C19)
+            replaced = await rows.delete(
+                conn, self.sealer, "campaign_overrides", "campaign_id = ?", (campaign.id,)
+            )
+            added = await rows.insert(
+                conn,
+                self.sealer,
+                "campaign_overrides",
+                {"campaign_id": campaign.id, "operator": operator, "reason": reason, "at": ts(now)},
             )
             await audit.append(
                 conn,
@@ -106,6 +119,8 @@ class CampaignStore:
                 "override",
                 {"campaign": name, "operator": operator, "reason": reason},
                 now,
+                added=[added],
+                removed=replaced,
             )
 
     async def get(self, name: str) -> Campaign:
@@ -127,7 +142,9 @@ class CampaignStore:
             list_id=int(row[3]),
             list_name=str(row[4]),
             message=MessageSpec.from_json(message),
-            caller_id=self.sealer.open(row[6]),
+            caller_id=self.sealer.open_field(
+                row[6], CAMPAIGN_CALLER_ID.table, CAMPAIGN_CALLER_ID.column, int(row[0])
+            ),
             window_start=dt.time.fromisoformat(row[7]),
             window_end=dt.time.fromisoformat(row[8]),
             max_attempts=int(row[9]),

@@ -11,6 +11,7 @@ from dialer.errors import InputError, NotFoundError
 from dialer.model.contact import Contact, NewContact
 from dialer.store import audit
 from dialer.store.db import Clock, Database, ts
+from dialer.store.sealed import CONTACT_FIELDS, CONTACT_NUMBER
 
 
 class ContactStore:
@@ -39,21 +40,35 @@ class ContactStore:
                     "INSERT INTO contact_lists (name, created_at) VALUES (?, ?)", (name, ts(now))
                 )
                 list_id = int(cursor.lastrowid or 0)
+            # ids given here: each sealed value is bound to its row (contract 4)
+            async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM contacts") as cur:
+                found = await cur.fetchone()
+            first_id = int(found[0]) if found else 1
             await conn.executemany(
-                "INSERT INTO contacts (list_id, external_id, number_hash, number_sealed, "
-                "language, fields_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO contacts (id, list_id, external_id, number_hash, number_sealed, "
+                "language, fields_sealed, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (list_id, external_id, number_hash) DO NOTHING",
                 [
                     (
+                        first_id + i,
                         list_id,
                         c.external_id,
                         self.sealer.index(c.number),
-                        self.sealer.seal(c.number),
+                        self.sealer.seal_field(
+                            c.number, CONTACT_NUMBER.table, CONTACT_NUMBER.column, first_id + i
+                        ),
                         c.language,
-                        self.sealer.seal(json.dumps(c.fields)) if c.fields else None,
+                        self.sealer.seal_field(
+                            json.dumps(c.fields),
+                            CONTACT_FIELDS.table,
+                            CONTACT_FIELDS.column,
+                            first_id + i,
+                        )
+                        if c.fields
+                        else None,
                         ts(now),
                     )
-                    for c in contacts
+                    for i, c in enumerate(contacts)
                 ],
             )
             await audit.append(
@@ -90,14 +105,22 @@ class ContactStore:
         return self._contact(row)
 
     def _contact(self, row: Any) -> Contact:
-        fields_sealed = row[4]
+        contact_id, fields_sealed = int(row[0]), row[4]
         fields = (
-            json.loads(self.sealer.open(fields_sealed)) if isinstance(fields_sealed, bytes) else {}
+            json.loads(
+                self.sealer.open_field(
+                    fields_sealed, CONTACT_FIELDS.table, CONTACT_FIELDS.column, contact_id
+                )
+            )
+            if isinstance(fields_sealed, bytes)
+            else {}
         )
         return Contact(
-            id=int(row[0]),
+            id=contact_id,
             external_id=str(row[1]),
-            number=self.sealer.open(row[2]),
+            number=self.sealer.open_field(
+                row[2], CONTACT_NUMBER.table, CONTACT_NUMBER.column, contact_id
+            ),
             language=str(row[3]),
             fields=fields,
             needs_review=bool(row[5]),

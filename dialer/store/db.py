@@ -14,7 +14,7 @@ import contextlib
 import datetime as dt
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ READER_BUSY_TIMEOUT_MS = 20
 MMAP_BYTES = 1 << 30
 
 Clock = Callable[[], dt.datetime]
+#: work that must happen inside a migration's own transaction, with the key
+#: (``integrity.adopt``: the rows' MACs for the migration that added them)
+MigrationHook = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 
 def utcnow() -> dt.datetime:
@@ -153,8 +156,10 @@ class Database:
         row = await self.fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
-    async def migrate(self, target: int = LATEST_VERSION) -> int:
-        """Upgrade in place to ``target``; each step is one transaction."""
+    async def migrate(
+        self, target: int = LATEST_VERSION, hooks: Mapping[int, MigrationHook] | None = None
+    ) -> int:
+        """Upgrade in place to ``target``; each step is one transaction (with its hook)."""
         current = await self.version()
         if current > LATEST_VERSION:
             raise StoreError(
@@ -166,6 +171,8 @@ class Database:
                 async with self.transaction() as conn:
                     for statement in _split_sql(sql):
                         await conn.execute(statement)
+                    if hooks and version in hooks:
+                        await hooks[version](conn)
                     await conn.execute(f"PRAGMA user_version = {version}")
                 current = version
         return current

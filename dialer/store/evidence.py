@@ -26,6 +26,7 @@ from dialer.model.evidence import (
     RevocationRecord,
 )
 from dialer.store.db import Database, parse_ts, ts
+from dialer.store.sealed import CALLER_ID_NUMBER, CONTACT_NUMBER
 
 _CHUNK = 500
 
@@ -256,16 +257,25 @@ class EvidenceStore:
         keyed hash always names the same number.
         """
         rows = await self._by_hash(
-            "SELECT number_hash, number_sealed FROM contacts WHERE number_hash IN ({})", hashes
+            "SELECT number_hash, number_sealed, id FROM contacts WHERE number_hash IN ({})", hashes
         )
-        return {h: self.sealer.open(bytes(found[0][1])) for h, found in rows.items()}
+        return {
+            h: self.sealer.open_field(
+                bytes(found[0][1]), CONTACT_NUMBER.table, CONTACT_NUMBER.column, found[0][2]
+            )
+            for h, found in rows.items()
+        }
 
     async def known_numbers(self, limit: int) -> list[str]:
         """Up to ``limit`` numbers each of the contacts and the caller IDs (C18 scan)."""
         numbers: list[str] = []
-        for table in ("contacts", "caller_ids"):
-            for row in await self.db.fetchall(f"SELECT number_sealed FROM {table} LIMIT {limit}"):
-                numbers.append(self.sealer.open(bytes(row[0])))
+        for sealed in (CONTACT_NUMBER, CALLER_ID_NUMBER):
+            for row in await self.db.fetchall(
+                f"SELECT {sealed.column}, {sealed.id_column} FROM {sealed.table} LIMIT {limit}"
+            ):
+                numbers.append(
+                    self.sealer.open_field(bytes(row[0]), sealed.table, sealed.column, row[1])
+                )
         return numbers
 
     def database_files(self) -> list[Path]:

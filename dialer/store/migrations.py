@@ -288,6 +288,23 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;
         """,
     ),
+    (
+        7,
+        """
+        -- C19: every consent, revocation, suppression, DNC, override and caller-ID row
+        -- carries its keyed MAC (dialer.store.rows); filled in by integrity.adopt in
+        -- this same transaction, with the key
+        ALTER TABLE consents ADD COLUMN mac TEXT;
+        ALTER TABLE revocations ADD COLUMN mac TEXT;
+        ALTER TABLE suppressions ADD COLUMN mac TEXT;
+        ALTER TABLE dnc_company ADD COLUMN mac TEXT;
+        ALTER TABLE campaign_overrides ADD COLUMN mac TEXT;
+        ALTER TABLE caller_ids ADD COLUMN mac TEXT;
+        """,
+    ),
 )
+
+#: the migration that introduced row MACs: ``integrity.adopt`` runs inside it
+SEALED_ROWS_VERSION = 7
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,4 +1,10 @@
-"""``Store``: one open database with its keys, and the repositories over it."""
+"""``Store``: one open database with its keys, and the repositories over it.
+
+Opening checks, before anything is read or written, that the key file belongs
+to the database (its fingerprint, ``integrity.check_key``), then upgrades the
+schema; the upgrade that introduced row MACs seals the existing rows with the
+key in the same transaction (``integrity.adopt``).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,14 @@ from types import TracebackType
 
 import structlog
 
-from dialer.consent.crypto import Sealer, load_keys
+import aiosqlite
+
+from dialer.consent.crypto import Sealer, read_key_file
 from dialer.consent.model import RevocationChannel
-from dialer.errors import StoreError
+from dialer.errors import ConfigError, StoreError
 from dialer.masking import mask_text
 from dialer.model.consents import DurableRevocation
-from dialer.store import audit
+from dialer.store import audit, integrity, verify
 from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
@@ -25,7 +33,7 @@ from dialer.store.evidence import EvidenceStore
 from dialer.store.history import HistoryStore
 from dialer.store.journal import RevocationJournal, journal_path
 from dialer.store.lifecycle import LifecycleStore
-from dialer.store.migrations import LATEST_VERSION
+from dialer.store.migrations import LATEST_VERSION, SEALED_ROWS_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
 from dialer.store.safeguards import SafeguardStore
@@ -39,6 +47,10 @@ REPLAY_WAIT_S = 2.0
 #: the background replay's backoff while the store keeps refusing writes
 _DRAIN_FIRST_S = 1.0
 _DRAIN_MAX_S = 30.0
+
+
+def _key_missing_for_existing_database(key_file: Path, path: Path) -> bool:
+    return not key_file.exists() and path.exists() and path.stat().st_size > 0
 
 
 class Store:
@@ -68,8 +80,24 @@ class Store:
         clock: Clock = utcnow,
         migrate_to: int | None = LATEST_VERSION,
     ) -> Store:
-        sealer = Sealer(load_keys(key_file))
-        db = await Database.open(path, migrate_to=migrate_to)
+        if await asyncio.to_thread(_key_missing_for_existing_database, key_file, path):
+            raise ConfigError(
+                f"the key file {key_file} is missing; database {path} can only be read with "
+                "the key it was created with: restore the key from backup (store.key_file)"
+            )
+        sealer = Sealer(read_key_file(key_file).keys())
+        db = await Database.open(path, migrate_to=None)
+        try:
+            await integrity.check_key(db, sealer, key_file)
+            if migrate_to is not None:
+
+                async def adopt(conn: aiosqlite.Connection) -> None:
+                    await integrity.adopt(conn, sealer)
+
+                await db.migrate(migrate_to, hooks={SEALED_ROWS_VERSION: adopt})
+        except BaseException:
+            await db.close()
+            raise
         store = cls(db, sealer, clock)
         if migrate_to is not None:
             await store.start_journal()
@@ -188,8 +216,19 @@ class Store:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def verify_audit(self) -> audit.ChainReport:
+    async def verify_audit(self) -> verify.VerifyReport:
+        """C19 in full: the audit chain, its sealed head, and data rows against the
+        log both ways (``dialer audit verify``)."""
+        return await verify.verify(self.db, self.sealer)
+
+    async def verify_chain(self) -> audit.ChainReport:
+        """Only the audit chain and its sealed head."""
         return await audit.verify(self.db, self.sealer)
+
+    async def check_integrity(self) -> integrity.StartupReport:
+        """The fast start-up check ``dialer serve`` and ``campaign run`` run before
+        dialling; raises ``IntegrityError`` with the reason and how to investigate."""
+        return await integrity.startup_check(self.db, self.sealer)
 
     async def close(self) -> None:
         task, self._drain_task = self._drain_task, None

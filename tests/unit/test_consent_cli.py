@@ -167,7 +167,12 @@ def test_c17_cli_erase_then_reimport_stays_erased(cli: Cli, tmp_path: Path) -> N
 def test_c4_cli_purge_keeps_recent_records(cli: Cli, tmp_path: Path) -> None:
     cli("consent", "import", str(_csv(tmp_path / "c.csv", _good(50))))
     removed = json.loads(cli("consent", "purge", "--json"))
-    assert removed == {"consents": 0, "revocations": 0, "dnc_company": 0}
+    assert removed == {
+        "consents": 0,
+        "revocations": 0,
+        "dnc_company": 0,
+        "revoked_suppressions": 0,
+    }
     assert counts(cli.db)["consents"] == 1
     assert audit_kinds(cli.db)["purge"] == 1
 

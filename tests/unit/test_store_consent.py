@@ -109,7 +109,9 @@ async def test_c3_consent_keeps_full_provenance(tmp_path: Path) -> None:
                 (consent_id,),
             ).fetchone()
         assert row[0] == store.sealer.index(A)
-        assert store.sealer.open(row[1]) == "parent of student 4411"
+        assert store.sealer.open_field(row[1], "consents", "contact_sealed", consent_id) == (
+            "parent of student 4411"
+        )
         assert row[2:6] == (
             "telemarketing",
             "enrollment",

@@ -8,6 +8,7 @@ and a second OS process writing at the same time as this one.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import subprocess
 import sys
 import textwrap
@@ -15,13 +16,13 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from support.store import NUMBERS, Clock, consent, counts, key_file, open_store, raw
+from support.store import CALLER_ID, NUMBERS, Clock, consent, counts, key_file, open_store, raw
 
 from dialer.consent.crypto import Sealer, load_keys
 from dialer.consent.model import Purpose, RevocationChannel
-from dialer.errors import StoreError
-from dialer.store.consent import ConsentStore
-from dialer.store.db import Database
+from dialer.errors import IntegrityError, KeyMismatchError, StoreError
+from dialer.store import audit
+from dialer.store.db import Database, ts
 from dialer.store.migrations import LATEST_VERSION, MIGRATIONS
 from dialer.store.store import Store
 
@@ -33,19 +34,81 @@ def _tables(db: Path) -> set[str]:
         return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
 
 
-async def test_migrations_upgrade_a_version_1_database_in_place(tmp_path: Path) -> None:
-    path = tmp_path / "dialer.db"
-    sealer = Sealer(load_keys(key_file(tmp_path)))
-    clock = Clock()
+async def _legacy_v1_database(root: Path, clock: Clock) -> Path:
+    """A version-1 database as the dialer of that time wrote it: consents, a
+    revocation, a contact and a caller ID with values sealed without associated
+    data, and an audit chain whose head had no seal."""
+    path = root / "dialer.db"
+    sealer = Sealer(load_keys(key_file(root)))
     db = await Database.open(path, migrate_to=1)
+    now = clock.now
+    at = ts(now)
     try:
-        assert await db.version() == 1
-        v1 = ConsentStore(db, sealer, clock)
-        await v1.add_consent(consent(NUMBERS[1]), "staff")
-        await v1.revoke(NUMBERS[2], RevocationChannel.KEYPAD, source_ref="call:1")
-        await v1.add_consent(consent(NUMBERS[3], Purpose.TELEMARKETING), "staff")
+        async with db.transaction() as conn:
+            for i, (number, scope, written) in enumerate(
+                ((NUMBERS[1], "school", 0), (NUMBERS[3], "telemarketing", 1)), start=1
+            ):
+                await conn.execute(
+                    "INSERT INTO consents (id, number_hash, contact_sealed, scope, source, "
+                    "method, obtained_at, disclosure_sha256, evidence_ref, signature_ref, "
+                    "written, recorded_at, recorded_by) VALUES (?, ?, ?, ?, 'enrollment', "
+                    "'form', ?, ?, 'SIS:1', ?, ?, ?, 'staff')",
+                    (
+                        i,
+                        sealer.index(number),
+                        sealer.seal(f"parent {i}"),
+                        scope,
+                        ts(now - dt.timedelta(days=30)),
+                        "a" * 64,
+                        "esign:1" if written else None,
+                        written,
+                        at,
+                    ),
+                )
+            await conn.execute(
+                "INSERT INTO revocations (id, number_hash, channel, received_at, recorded_at, "
+                "source_ref, recorded_by) VALUES (1, ?, 'keypad', ?, ?, 'call:1', 'keypad')",
+                (sealer.index(NUMBERS[2]), at, at),
+            )
+            await conn.execute(
+                "INSERT INTO contact_lists (id, name, created_at) VALUES (1, 'old', ?)", (at,)
+            )
+            await conn.execute(
+                "INSERT INTO contacts (id, list_id, external_id, number_hash, number_sealed, "
+                "language, created_at) VALUES (1, 1, 's1', ?, ?, 'en', ?)",
+                (sealer.index(NUMBERS[1]), sealer.seal(NUMBERS[1]), at),
+            )
+            await conn.execute(
+                "INSERT INTO caller_ids (number_hash, number_sealed, label, added_at) "
+                "VALUES (?, ?, 'office', ?)",
+                (sealer.index(CALLER_ID), sealer.seal(CALLER_ID), at),
+            )
+            entries = audit.chain(
+                sealer,
+                [
+                    ("consent", {"consent_id": 1, "number_hash": sealer.index(NUMBERS[1])}),
+                    ("revocation", {"revocation_id": 1, "number_hash": sealer.index(NUMBERS[2])}),
+                    ("consent", {"consent_id": 2, "number_hash": sealer.index(NUMBERS[3])}),
+                ],
+                now,
+                (0, audit.GENESIS),
+            )
+            await conn.executemany(
+                "INSERT INTO audit (seq, at, kind, payload, prev, mac) VALUES (?, ?, ?, ?, ?, ?)",
+                entries,
+            )
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('audit_head', ?)",
+                (f"{entries[-1][0]}:{entries[-1][5]}",),
+            )
     finally:
         await db.close()
+    return path
+
+
+async def test_migrations_upgrade_a_version_1_database_in_place(tmp_path: Path) -> None:
+    clock = Clock()
+    path = await _legacy_v1_database(tmp_path, clock)
     assert "recordings" not in _tables(path)  # added by migration 2
     assert "consents_by_number" in _tables(path)  # replaced by migration 3
     before = counts(path)
@@ -53,13 +116,23 @@ async def test_migrations_upgrade_a_version_1_database_in_place(tmp_path: Path) 
     store = await Store.open(path, key_file(tmp_path), clock=clock)
     try:
         assert await store.db.version() == LATEST_VERSION == MIGRATIONS[-1][0]
-        assert counts(path) == before  # data intact
+        assert counts(path) == {**before, "audit": before["audit"] + 1}  # data intact
         facts = await store.consent.facts_for(NUMBERS[1])
-        assert [c.scope for c in facts.consents] == [Purpose.SCHOOL]
+        assert [c.scope for c in facts.consents] == [Purpose.SCHOOL]  # its MAC was adopted
         assert (await store.consent.facts_for(NUMBERS[2])).revoked_at == clock.now
         assert (await store.consent.facts_for(NUMBERS[3])).consents[0].written
-        assert (await store.verify_audit()).entries == 3  # the chain spans the upgrade
+        # values sealed before associated data existed are bound to their rows now
+        (contact,) = await store.contacts.contacts(1)
+        assert contact.number == NUMBERS[1]
+        assert [n for n, _, _ in await store.consent.caller_ids()] == [CALLER_ID]
+        # the chain spans the upgrade; the baseline entry accounts for the old rows
+        entries = await audit.entries(store.db)
+        assert [e[2] for e in entries] == ["consent", "revocation", "consent", "integrity-baseline"]
+        assert entries[-1][3]["tables"]["consents"][0] == 2
+        assert (await store.verify_audit()).entries == 4
+        assert (await store.check_integrity()).rows_counted == 2
         await store.consent.add_consent(consent(NUMBERS[4]), "staff")
+        assert (await store.verify_audit()).entries == 5
     finally:
         await store.close()
     tables = _tables(path)
@@ -67,14 +140,33 @@ async def test_migrations_upgrade_a_version_1_database_in_place(tmp_path: Path) 
     assert "consents_by_number" not in tables
     with closing(raw(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+        # a row the log accounted for at the baseline, deleted afterwards, is detected
+        conn.execute("DROP TRIGGER revocations_append_only")
+        conn.execute("DELETE FROM revocations")
 
-    # opening again is a no-op
+    # opening again is a no-op for the schema; the deletion is found
     again = await Store.open(path, key_file(tmp_path))
     try:
         assert await again.db.version() == LATEST_VERSION
-        assert (await again.verify_audit()).entries == 4
+        with pytest.raises(IntegrityError, match="revocations"):
+            await again.verify_audit()
+        with pytest.raises(IntegrityError, match=r"refusing to dial.*revocations"):
+            await again.check_integrity()
     finally:
         await again.close()
+
+
+async def test_migrations_refuse_a_legacy_database_with_another_key(tmp_path: Path) -> None:
+    """The key is checked before the upgrade writes anything (its first audit entry)."""
+    path = await _legacy_v1_database(tmp_path, Clock())
+    other = tmp_path / "other"
+    other.mkdir()
+    data = path.read_bytes()
+    with pytest.raises(KeyMismatchError, match="does not belong to database"):
+        await Store.open(path, key_file(other))
+    with closing(raw(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # not upgraded
+    assert path.read_bytes() == data
 
 
 async def test_migrations_refuse_a_database_from_the_future(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import sqlite3
 import stat
 from contextlib import closing
 from pathlib import Path
@@ -30,10 +31,10 @@ from support.store import (
     rules,
 )
 
-from dialer.consent.crypto import create_key_file, load_keys
+from dialer.consent.crypto import Sealer, create_key_file, load_keys
 from dialer.consent.gate import decide
 from dialer.consent.model import Purpose, Reason, RevocationChannel
-from dialer.errors import ConfigError, StoreError
+from dialer.errors import ConfigError, KeyMismatchError, StoreError
 from dialer.log import configure_logging
 from dialer.model.contact import NewContact
 from dialer.settings import read_secret_file
@@ -148,14 +149,18 @@ async def test_c18_stored_numbers_decrypt_only_with_the_key(tmp_path: Path) -> N
     other.mkdir()
     create_key_file(other / "dialer.key")
     os.replace(other / "dialer.key", tmp_path / "wrong.key")
-    wrong = await Store.open(tmp_path / "dialer.db", tmp_path / "wrong.key")
-    try:
-        with pytest.raises(StoreError, match="key file does not match"):
-            await wrong.contacts.contacts(await wrong.contacts.list_id("l"))
-        # the blind index differs too: the other key cannot find the number
-        assert not (await wrong.consent.facts_for(SECRET_NUMBERS[0])).consents
-    finally:
-        await wrong.close()
+    # another key is refused before anything is read (its fingerprint differs) ...
+    with pytest.raises(KeyMismatchError, match="does not belong to database"):
+        await Store.open(tmp_path / "dialer.db", tmp_path / "wrong.key")
+    # ... and could neither open a sealed value nor find the number by its blind index
+    wrong = Sealer(load_keys(tmp_path / "wrong.key"))
+    with closing(sqlite3.connect(tmp_path / "dialer.db")) as conn:
+        contact_id, sealed, number_hash = conn.execute(
+            "SELECT id, number_sealed, number_hash FROM contacts"
+        ).fetchone()
+    with pytest.raises(StoreError, match="key file does not match"):
+        wrong.open_field(sealed, "contacts", "number_sealed", contact_id)
+    assert wrong.index(SECRET_NUMBERS[0]) != number_hash
 
 
 def test_c18_key_file_is_0600_and_loose_files_are_refused(tmp_path: Path) -> None:

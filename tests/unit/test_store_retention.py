@@ -81,11 +81,17 @@ async def test_c4_purge_removes_only_what_is_past_retention(tmp_path: Path) -> N
         after = counts(store.db.path)
 
         # OLD, REVIVE's revoked telemarketing consent, RECENT_REVOKED's old one, OUTSIDE
-        assert removed == {"consents": 4, "revocations": 1, "dnc_company": 1}
+        assert removed == {
+            "consents": 4,
+            "revocations": 1,
+            "dnc_company": 1,
+            "revoked_suppressions": 1,  # the purged revocation still blocks
+        }
         assert after["consents"] == before["consents"] - 4
         assert after["revocations"] == before["revocations"] - 1
         assert after["dnc_company"] == before["dnc_company"] - 1
-        for table in ("suppressions", "attempts", "caller_ids", "contacts"):
+        assert after["suppressions"] == before["suppressions"] + 1
+        for table in ("attempts", "caller_ids", "contacts"):
             assert after[table] == before[table], table
         assert after["audit"] == before["audit"] + 1  # the purge's own entry, nothing gone
 
@@ -105,9 +111,10 @@ async def test_c4_purge_removes_only_what_is_past_retention(tmp_path: Path) -> N
         assert await reason(RECENT_REVOKED) in (Reason.REVOKED, Reason.NO_CONSENT)
         assert (await store.consent.facts_for(RECENT_REVOKED)).revoked_at == PURGE_AT - 10 * DAY
         # REVIVE: the old revocation is gone, and with it the consent it revoked;
-        # the re-consent a recent call relied on stays
+        # its keyed-hash suppression still blocks telemarketing (C4), while the
+        # school re-consent a recent call relied on stays and lifts it for school
         tm = rules(Purpose.TELEMARKETING, now)
-        assert await reason(REVIVE, tm) is Reason.NO_WRITTEN_CONSENT
+        assert await reason(REVIVE, tm) is Reason.REVOKED
         assert await reason(REVIVE) is Reason.ALLOWED
         revive = await store.consent.facts_for(REVIVE)
         assert [c.scope for c in revive.consents] == [Purpose.SCHOOL]
@@ -137,6 +144,7 @@ async def test_c4_purge_within_retention_removes_nothing(tmp_path: Path) -> None
             "consents": 0,
             "revocations": 0,
             "dnc_company": 0,
+            "revoked_suppressions": 0,
         }
         after = counts(store.db.path)
         assert {k: v for k, v in after.items() if k != "audit"} == {
