@@ -46,6 +46,8 @@ class Engine:
         self.messages = MessagePlanner(settings, store)
 
     async def start(self) -> None:
+        # C19: a store that fails its start-up integrity check is never dialled from
+        await self.store.check_integrity()
         # the FastAGI port first: it fails instantly, AMI may take seconds
         await self.agi.start()
         try:

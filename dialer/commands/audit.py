@@ -15,19 +15,31 @@ app = typer.Typer(help="Tamper-evident audit log and compliance report.", no_arg
 
 @app.command()
 def verify(json_out: bool = typer.Option(False, "--json")) -> None:
-    """Check the hash chain; names the first edited, inserted or deleted entry.
+    """Check the audit chain and its sealed head, and every consent, revocation,
+    suppression, DNC, override and caller-ID row against the log, both ways (C19).
+    Names the first edited, inserted or deleted entry or row.
 
     Example: dialer audit verify
     """
 
     async def body() -> None:
         async with open_store(settings()) as store:
-            chain = await store.verify_audit()
+            report = await store.verify_audit()
         if json_out:
-            print_json({"ok": True, "entries": chain.entries, "head": chain.head_mac})
+            print_json(
+                {
+                    "ok": True,
+                    "entries": report.entries,
+                    "head": report.head_mac,
+                    "rows_checked": report.rows_checked,
+                    "national_dnc_entries": report.national_entries,
+                }
+            )
         else:
             console.print(
-                f"audit chain intact: {chain.entries} entries, head {chain.head_mac[:16]}"
+                f"audit chain intact: {report.entries} entries, head {report.head_mac[:16]}; "
+                f"{report.rows_checked} data rows and {report.national_entries} national DNC "
+                "entries match the log"
             )
 
     run_async(body)

@@ -83,7 +83,7 @@ def create(
             retry_delay=retry_delay,
             residential_exemption=residential_exemption,
         )
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             await create_campaign(
                 cfg, store, request, " ".join(operator_name.split()) or operator()
             )
@@ -104,7 +104,7 @@ def override(
     """
 
     async def body() -> None:
-        async with open_store(settings()) as store:
+        async with open_store(settings(), write=True) as store:
             await set_override(store, name, operator_name, reason)
         console.print(f"override recorded for {name!r} by {operator_name}")
 

@@ -56,9 +56,14 @@ def settings(*, json_logs_off_terminal: bool = False) -> Settings:
 
 
 @asynccontextmanager
-async def open_store(cfg: Settings) -> AsyncIterator[Store]:
+async def open_store(cfg: Settings, *, write: bool = False) -> AsyncIterator[Store]:
+    """The store, its key checked. ``write``: the command changes evidence (consent,
+    lists, campaigns): it first runs the start-up integrity check, so nothing is
+    ever written to a store that was tampered with (C19)."""
     store = await Store.open(cfg.store.path, cfg.store.key_file)
     try:
+        if write:
+            await store.check_integrity(action="write")
         yield store
     finally:
         await store.close()

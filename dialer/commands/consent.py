@@ -80,7 +80,7 @@ def grant(
             signature_ref=signature,
             written=written,
         )
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             consent_id = await store.consent.add_consent(record, operator())
         console.print(f"consent {consent_id} recorded for {mask_number(record.number)}")
 
@@ -149,7 +149,7 @@ def erase(number: str, yes: bool = typer.Option(False, "--yes", help="Confirm"))
     async def body() -> None:
         cfg = settings()
         e164 = normalise(number, cfg.organisation.default_region)
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             counts = await store.consent.erase(e164, operator())
         # spoken renders of names live in the TTS cache: they go too (C17)
         renders = await asyncio.to_thread(clear_cache, cfg.audio.sounds_dir / "tts")
@@ -169,7 +169,7 @@ def purge(json_out: bool = typer.Option(False, "--json")) -> None:
     """
 
     async def body() -> None:
-        async with open_store(settings()) as store:
+        async with open_store(settings(), write=True) as store:
             counts = await store.consent.purge(operator())
         print_json(counts) if json_out else console.print(f"purged: {counts}")
 
@@ -189,7 +189,7 @@ def import_(
 
     async def body() -> None:
         cfg = settings()
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             count = await import_consents(cfg, store, file, operator())
         if json_out:
             print_json({"imported": count, "file": str(file)})
@@ -223,7 +223,7 @@ def dnc_import(
         except ValueError as exc:
             raise CsvError(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)") from exc
         parsed = read_numbers(file, cfg.organisation.default_region)
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             count = await store.consent.import_national_dnc(parsed.records, date, file.name)
         console.print(
             f"national DNC list as of {date}: {count} numbers"
@@ -245,7 +245,7 @@ def dnc_add(
     async def body() -> None:
         cfg = settings()
         e164 = normalise(number, cfg.organisation.default_region)
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             await store.consent.add_company_dnc(e164, source)
         console.print(f"{mask_number(e164)} is on the organisation's do-not-call list")
 
@@ -267,7 +267,7 @@ def callerid_add(
     async def body() -> None:
         cfg = settings()
         e164 = normalise(number, cfg.organisation.default_region)
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             await store.consent.add_caller_id(e164, label, operator())
         console.print(f"caller ID {e164} allowed ({label})")
 
@@ -293,7 +293,7 @@ def callerid_remove(number: str) -> None:
     async def body() -> None:
         cfg = settings()
         e164 = normalise(number, cfg.organisation.default_region)
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             await store.consent.remove_caller_id(e164, operator())
         console.print(f"caller ID {e164} removed")
 

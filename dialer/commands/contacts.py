@@ -42,7 +42,7 @@ def import_(
 
     async def body() -> None:
         cfg = settings()
-        async with open_store(cfg) as store:
+        async with open_store(cfg, write=True) as store:
             result = await import_contacts(
                 cfg, store, file, list_name, operator(), replace=replace, strict=strict
             )

@@ -84,15 +84,31 @@ def init(
 
     async def body() -> None:
         cfg = settings()
-        if not cfg.store.key_file.exists():
-            create_key_file(cfg.store.key_file)
-            console.print(f"created key file {cfg.store.key_file} (0600); back it up safely")
+        key, database = cfg.store.key_file, cfg.store.path
+        if not key.exists():
+            if await asyncio.to_thread(_holds_data, database):
+                # a new key would not open it, and would hide that the real one is lost
+                raise ConfigError(
+                    f"database {database} exists but its key file {key} is missing; restore "
+                    "the key from backup ('dialer init' never makes a new key for an "
+                    "existing database)"
+                )
+            create_key_file(key)
+            console.print(f"created key file {key} (0600); back it up safely")
         async with open_store(cfg) as store:
             version = await store.db.version()
-        console.print(f"database {cfg.store.path} ready (schema version {version})")
+            fingerprint = await store.key_fingerprint()
+        console.print(
+            f"database {database} ready (schema version {version}, key fingerprint "
+            f"{fingerprint[:16]})"
+        )
         cfg.audio.sounds_dir.mkdir(parents=True, exist_ok=True)
 
     run_async(body)
+
+
+def _holds_data(path: Path) -> bool:
+    return path.exists() and path.stat().st_size > 0
 
 
 def doctor() -> None:

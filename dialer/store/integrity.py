@@ -225,14 +225,15 @@ class StartupReport:
     national_entries: int
 
 
-async def startup_check(db: Database, sealer: Sealer) -> StartupReport:
-    """The fast check before dialling; raises ``IntegrityError`` naming what failed."""
+async def startup_check(db: Database, sealer: Sealer, action: str = "dial") -> StartupReport:
+    """The fast check before dialling (or writing); raises ``IntegrityError`` naming
+    what failed."""
     try:
         return await _startup_check(db, sealer)
     except IntegrityError as exc:
         text = str(exc).replace("; run 'dialer audit verify'", "")
         raise IntegrityError(
-            f"refusing to dial: the store {db.path} failed its start-up integrity check: "
+            f"refusing to {action}: the store {db.path} failed its integrity check: "
             f"{text}; {INVESTIGATE}"
         ) from exc
     except sqlite3.Error as exc:

@@ -15,9 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-import structlog
-
 import aiosqlite
+import structlog
 
 from dialer.consent.crypto import Sealer, read_key_file
 from dialer.consent.model import RevocationChannel
@@ -225,10 +224,17 @@ class Store:
         """Only the audit chain and its sealed head."""
         return await audit.verify(self.db, self.sealer)
 
-    async def check_integrity(self) -> integrity.StartupReport:
+    async def key_fingerprint(self) -> str:
+        """The key's fingerprint stored in this database (``dialer init`` shows it;
+        compare it with the one noted next to the key's backup)."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'key_fingerprint'")
+        return str(row[0]) if row else ""
+
+    async def check_integrity(self, action: str = "dial") -> integrity.StartupReport:
         """The fast start-up check ``dialer serve`` and ``campaign run`` run before
-        dialling; raises ``IntegrityError`` with the reason and how to investigate."""
-        return await integrity.startup_check(self.db, self.sealer)
+        dialling (and commands before they write); raises ``IntegrityError`` with
+        the reason and how to investigate."""
+        return await integrity.startup_check(self.db, self.sealer, action)
 
     async def close(self) -> None:
         task, self._drain_task = self._drain_task, None
