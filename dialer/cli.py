@@ -15,6 +15,7 @@ from dialer.commands import (
     campaign_control,
     consent,
     contacts,
+    key,
     recordings,
     safety,
     serve,
@@ -50,6 +51,7 @@ campaign.app.command()(safety.preflight)
 campaign.app.command()(safety.approve)
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
+app.add_typer(key.app, name="key")
 app.add_typer(sms.app, name="sms")
 app.add_typer(users.app, name="users")
 

@@ -176,7 +176,7 @@ class Sealer:
             return self._aead.decrypt(
                 sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context or None
             ).decode()
-        except InvalidTag as exc:
+        except (InvalidTag, ValueError) as exc:  # ValueError: too short to hold a nonce
             raise StoreError(
                 "cannot decrypt a stored value: the key file does not match this database, "
                 "or the value was moved or changed"

@@ -23,7 +23,7 @@ from dialer.consent.model import RevocationChannel
 from dialer.errors import ConfigError, StoreError
 from dialer.masking import mask_text
 from dialer.model.consents import DurableRevocation
-from dialer.store import audit, integrity, verify
+from dialer.store import audit, integrity, rotation, verify
 from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
@@ -223,6 +223,16 @@ class Store:
     async def verify_chain(self) -> audit.ChainReport:
         """Only the audit chain and its sealed head."""
         return await audit.verify(self.db, self.sealer)
+
+    async def rotate_key(self, key_file: Path, operator: str) -> rotation.RotationReport:
+        """``dialer key rotate``: re-seal, re-index and re-chain under a new key, in one
+        transaction (``dialer.store.rotation``). Close this store afterwards: it
+        still holds the old key."""
+        journal = self._usable_journal()
+        waiting = len(await asyncio.to_thread(journal.pending)) if journal is not None else 0
+        return await rotation.rotate_key(
+            self.db, self.sealer, key_file, operator, pending_revocations=waiting
+        )
 
     async def key_fingerprint(self) -> str:
         """The key's fingerprint stored in this database (``dialer init`` shows it;
