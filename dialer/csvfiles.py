@@ -164,7 +164,8 @@ CONSENT_COLUMNS = {
     "obtained_at": "when, ISO 8601 with time zone (2026-08-15T09:30:00Z) or a date (UTC)",
     "disclosure": "the disclosure text shown, or its SHA-256",
     "evidence_ref": "where the evidence is kept, e.g. 'SIS:form/4411'",
-    "contact": "optional: the contact's name or id (stored encrypted)",
+    "contact": "who gave the consent: name or id (stored encrypted); rows without it "
+    "are refused unless --no-contact is given (C3)",
     "written": "optional: yes for prior express written consent",
     "signature_ref": "required when written=yes",
 }
@@ -195,8 +196,11 @@ _SCOPES = {p.value: p for p in Purpose}
 _SOURCES = {s.value: s for s in ConsentSource}
 
 
-def read_consents(path: Path, default_region: str, now: dt.datetime) -> Parsed[ConsentInput]:
-    """Consent exports (C3): see ``CONSENT_COLUMNS`` for the documented format."""
+def read_consents(
+    path: Path, default_region: str, now: dt.datetime, *, no_contact: bool = False
+) -> Parsed[ConsentInput]:
+    """Consent exports (C3): see ``CONSENT_COLUMNS`` for the documented format.
+    ``no_contact``: rows without a contact are accepted (and recorded as such)."""
     names, rows = _open_rows(path)
     missing = [c for c in _REQUIRED_CONSENT if c not in names]
     if missing:
@@ -221,9 +225,10 @@ def read_consents(path: Path, default_region: str, now: dt.datetime) -> Parsed[C
             obtained_at=_parse_time(row["obtained_at"]),
             disclosure=row["disclosure"],
             evidence_ref=row["evidence_ref"],
-            contact_ref=row.get("contact", ""),
+            contact_ref=row.get("contact") or "",
             signature_ref=row.get("signature_ref", ""),
             written=row.get("written", "").lower() in ("yes", "y", "true", "1"),
+            no_contact=no_contact and not (row.get("contact") or "").strip(),
         )
         record.validate(now)
         return record

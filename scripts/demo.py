@@ -53,7 +53,7 @@ def main() -> None:
 [organisation]
 name = "Springfield Public Schools"
 timezone = "America/New_York"
-callback_number = "+12125550100"
+callback_number = "+12125550111"
 hotline_number = "+12125550199"
 
 [asterisk]

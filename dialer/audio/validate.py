@@ -102,18 +102,24 @@ def check_structure(
         raise MessageError(f"C11: {name} has no callback number")
     if kinds.index(SegmentKind.CALLBACK) < kinds.index(SegmentKind.BODY):
         raise MessageError(f"C11: {name} states the callback number before the body")
-    forbidden = {_e164(n, default_region) for n in forbidden_callback_numbers}
+    # C11: the callback and hotline numbers reach people, never the dialer's own
+    # line (the campaign's caller ID): calling it back would reach nobody
+    forbidden = {_e164(n, default_region) for n in forbidden_callback_numbers if n}
     for segment in message.segments:
         if not isinstance(segment.source, NumberSource):
             continue
         spoken_number(segment.source.number, default_region)  # MessageError if invalid
-        if segment.kind == SegmentKind.CALLBACK and (
-            _e164(segment.source.number, default_region) in forbidden
-        ):
+        if _e164(segment.source.number, default_region) not in forbidden:
+            continue
+        if segment.kind == SegmentKind.CALLBACK:
             raise MessageError(
                 f"C11: {name}: the callback number is the dialer's own line; "
                 "give a number where people can reach staff"
             )
+        raise MessageError(
+            f"C11: {name}: the opt-out hotline number is the dialer's own line; "
+            "give the number of the opt-out hotline (organisation.hotline_number)"
+        )
 
 
 def _e164(number: str, region: str) -> str:

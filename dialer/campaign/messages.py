@@ -121,8 +121,22 @@ class MessagePlanner:
             hotline_number=org.hotline_number or org.callback_number,
         )
 
-    async def validate(self, name: str, spec: MessageSpec, contacts: list[Contact]) -> None:
-        """Refuse a message missing a part or missing the 2-second rule (C8-C11)."""
+    async def validate(
+        self, name: str, spec: MessageSpec, contacts: list[Contact], *, own_line: str = ""
+    ) -> None:
+        """Refuse a message missing a part or missing the 2-second rule (C8-C11).
+
+        ``own_line``: the campaign's caller ID. C11: neither the callback number
+        nor the hotline may be the dialer's own line, and the voicemail version
+        must say how to opt out, so a hotline number must be configured (it is
+        never replaced by the callback number).
+        """
+        org = self.settings.organisation
+        if not org.hotline_number:
+            raise MessageError(
+                "C11: the voicemail version of every message gives the opt-out hotline; set "
+                f"organisation.hotline_number in {self.settings.source}"
+            )
         composed = await self.compose(name, spec)
         template = campaign_template(spec)
         if template is not None:
@@ -140,6 +154,7 @@ class MessagePlanner:
                 self.context,
                 contacts=audio_contacts,
                 languages=languages,
+                forbidden_callback_numbers=[own_line] if own_line else [],
             )
 
     async def plan(self, campaign: Campaign, contact: Contact) -> PlayPlan:

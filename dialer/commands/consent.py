@@ -51,7 +51,10 @@ def grant(
     obtained_at: str = typer.Option("", help="ISO 8601 time (default: now)"),
     written: bool = typer.Option(False, help="Prior express written consent (telemarketing)"),
     signature: str = typer.Option("", help="Signature reference (written consent)"),
-    contact: str = typer.Option("", help="Contact name or id (stored encrypted)"),
+    contact: str = typer.Option("", help="Who gave it: name or id (stored encrypted)"),
+    no_contact: bool = typer.Option(
+        False, "--no-contact", help="The record names nobody (C3: shown as such in reports)"
+    ),
 ) -> None:
     """Record a consent (append-only, C3).
 
@@ -79,6 +82,7 @@ def grant(
             contact_ref=contact,
             signature_ref=signature,
             written=written,
+            no_contact=no_contact and not contact.strip(),
         )
         async with open_store(cfg, write=True) as store:
             consent_id = await store.consent.add_consent(record, operator())
@@ -180,17 +184,21 @@ def purge(json_out: bool = typer.Option(False, "--json")) -> None:
 def import_(
     file: Path,
     json_out: bool = typer.Option(False, "--json"),
+    no_contact: bool = typer.Option(
+        False, "--no-contact", help="Accept rows without a contact (C3: reported as such)"
+    ),
 ) -> None:
     """Import a consent export; one transaction: any bad row and nothing is written.
 
-    Columns: phone, scope, source, method, obtained_at, disclosure, evidence_ref
-    [, contact, written, signature_ref]. Example: dialer consent import enrollment.csv
+    Columns: phone, scope, source, method, obtained_at, disclosure, evidence_ref,
+    contact [, written, signature_ref]; rows without a contact need --no-contact.
+    Example: dialer consent import enrollment.csv
     """
 
     async def body() -> None:
         cfg = settings()
         async with open_store(cfg, write=True) as store:
-            count = await import_consents(cfg, store, file, operator())
+            count = await import_consents(cfg, store, file, operator(), no_contact=no_contact)
         if json_out:
             print_json({"imported": count, "file": str(file)})
         else:

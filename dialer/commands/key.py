@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dialer.commands.common import console, open_store, operator, print_json, run_async, settings
-from dialer.service.lock import EngineLock
+from dialer.store.engine_lock import EngineLock
 
 app = typer.Typer(help="The store key: fingerprint and rotation.", no_args_is_help=True)
 

@@ -47,14 +47,18 @@ def live_consent(
     at: dt.datetime,
     call_id: str,
 ) -> bool:
-    """A consent of the needed kind the store held at ``at``, obtained after every
-    revocation the store held at ``at`` (a re-consent lifts a revocation). A
-    revocation made *on* call ``call_id`` (keypad) came after its decision."""
-    known = [r.received_at for r in revocations if r.recorded_at <= at and r.source_ref != call_id]
-    last = max(known) if known else None
+    """A consent of the needed kind the store held at ``at`` that comes after every
+    revocation the store held at ``at``: recorded after it **and** obtained after
+    it (a re-consent lifts a revocation; a revocation beats every consent recorded
+    before it, whatever ``obtained_at`` that consent claims). A revocation made
+    *on* call ``call_id`` (keypad) came after its decision."""
+    known = [r for r in revocations if r.recorded_at <= at and r.source_ref != call_id]
+    received = max((r.received_at for r in known), default=None)
+    recorded = max((r.recorded_at for r in known), default=None)
     return any(
         c.recorded_at <= at
-        and (last is None or c.obtained_at > last)
+        and (received is None or c.obtained_at > received)
+        and (recorded is None or c.recorded_at > recorded)
         and (purpose is Purpose.EMERGENCY or _needed_kind(c.scope, c.written, purpose))
         for c in consents
     )

@@ -44,6 +44,8 @@ class ConsentInput:
     contact_ref: str = ""
     signature_ref: str = ""
     written: bool = False
+    #: C3: the record names no contact, and staff said so (``--no-contact``)
+    no_contact: bool = False
 
     def disclosure_sha256(self) -> str:
         return _disclosure_sha256(self.disclosure)
@@ -75,6 +77,11 @@ class ConsentInput:
             )
         if self.scope is Purpose.EMERGENCY:
             raise ComplianceError("C3: emergency calls need no consent; use scope school")
+        if not self.contact_ref.strip() and not self.no_contact:
+            raise ComplianceError(
+                "C3: consent record incomplete: missing contact (who gave the consent); "
+                "record it, or give --no-contact when the record names nobody"
+            )
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,8 @@ def _consent_payload(
         "source": values["source"],
         "written": bool(values["written"]),
         "obtained_at": values["obtained_at"],
+        # C3: False when staff recorded it with --no-contact (the record names nobody)
+        "contact": values["contact_sealed"] is not None,
         "batch": values["batch_id"],
         "by": recorded_by,
         **rows.rows_payload(added=[bound]),

@@ -175,6 +175,16 @@ class EvidenceStore:
         )
         return Counter({str(r[0]): int(r[1]) for r in rows})
 
+    async def consents_without_contact(self, period: Period) -> int:
+        """C3: consents recorded (with --no-contact) that name no contact."""
+        where, params = _where(period, "recorded_at")
+        return int(
+            await self._scalar(
+                f"SELECT COUNT(*) FROM consents WHERE {where} AND contact_sealed IS NULL", params
+            )
+            or 0
+        )
+
     async def incomplete_consents(self) -> int:
         """C3: rows that lack provenance (the store refuses them; this finds edits)."""
         return int(

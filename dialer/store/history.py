@@ -37,7 +37,8 @@ async def _number_history(store: HistoryStore, number: str) -> dict[str, Any]:
     db = store.db
     consents = await db.fetchall(
         "SELECT id, scope, source, method, obtained_at, evidence_ref, written, signature_ref, "
-        "disclosure_sha256, recorded_at, recorded_by FROM consents WHERE number_hash = ? "
+        "disclosure_sha256, recorded_at, recorded_by, contact_sealed IS NOT NULL "
+        "FROM consents WHERE number_hash = ? "
         "ORDER BY obtained_at",
         (number_hash,),
     )
@@ -79,6 +80,8 @@ async def _number_history(store: HistoryStore, number: str) -> dict[str, Any]:
                 "disclosure_sha256": r[8][:12] + "…",
                 "recorded_at": r[9],
                 "by": r[10],
+                # C3: a record that names nobody was accepted only with --no-contact
+                "contact": "recorded" if r[11] else "none (--no-contact)",
             }
             for r in consents
         ],

@@ -131,7 +131,9 @@ async def create_campaign(
     # C8-C11: the message is composed and measured before the campaign exists,
     # and the campaign keeps playing exactly these versions
     try:
-        await planner.validate(request.name, spec, await store.contacts.contacts(list_id))
+        await planner.validate(
+            request.name, spec, await store.contacts.contacts(list_id), own_line=caller
+        )
     except DialerError as exc:
         problems.add(exc, _message_field(exc, request))
         problems.raise_first()

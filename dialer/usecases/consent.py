@@ -57,12 +57,21 @@ async def revoke(
 
 
 async def import_consents(
-    settings: Settings, store: Store, file: Path, operator: str, *, shown_name: str = ""
+    settings: Settings,
+    store: Store,
+    file: Path,
+    operator: str,
+    *,
+    shown_name: str = "",
+    no_contact: bool = False,
 ) -> int:
-    """A consent export in one transaction: any bad row and nothing is written (C3)."""
+    """A consent export in one transaction: any bad row and nothing is written (C3).
+    ``no_contact``: rows that name no contact are accepted, and reported as such."""
     shown = shown_name or str(file)
     try:
-        parsed = read_consents(file, settings.organisation.default_region, store.clock())
+        parsed = read_consents(
+            file, settings.organisation.default_region, store.clock(), no_contact=no_contact
+        )
     except CsvError as exc:
         if shown_name:
             raise CsvError(str(exc).replace(str(file), shown_name), field="file") from None

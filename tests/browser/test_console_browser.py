@@ -32,7 +32,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     config = root / "dialer.toml"
     dialer(
         config, "init", "--org", "Springfield Public Schools",
-        "--callback", "+12125550100", "--hotline", "+12125550199",
+        "--callback", "+12125550111", "--hotline", "+12125550199",
     )  # fmt: skip
     add_user(config, "ruiz", "admin")
     add_user(config, "val", "viewer")

@@ -68,6 +68,7 @@ def consent_for(number: str, scope: Purpose = Purpose.SCHOOL) -> ConsentInput:
         obtained_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30),
         disclosure="We may call you about school matters.",
         evidence_ref="SIS:form/1",
+        contact_ref="parent",
     )
 
 

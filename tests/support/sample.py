@@ -70,7 +70,16 @@ def write_consents(path: Path, numbers: list[str], scope: str = "school") -> Pat
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(
-            ["phone", "scope", "source", "method", "obtained_at", "disclosure", "evidence_ref"]
+            [
+                "phone",
+                "scope",
+                "source",
+                "method",
+                "obtained_at",
+                "disclosure",
+                "evidence_ref",
+                "contact",
+            ]
         )
         for i, number in enumerate(numbers):
             writer.writerow(
@@ -82,6 +91,7 @@ def write_consents(path: Path, numbers: list[str], scope: str = "school") -> Pat
                     "2026-08-15T09:30:00Z",
                     "By giving this number you agree to automated school calls.",
                     f"SIS:enrollment/{1000 + i}",
+                    f"parent of student {1000 + i}",
                 ]
             )
     return path

@@ -122,7 +122,7 @@ def make_workspace(
         f"""
 [organisation]
 name = "{org}"
-callback_number = "+12125550100"
+callback_number = "+12125550111"
 hotline_number = "+12125550199"
 
 [asterisk]

@@ -121,6 +121,7 @@ def consent(number: str, scope: Purpose, at: dt.datetime, written: bool = False)
         obtained_at=at,
         disclosure="We may call you with automated messages.",
         evidence_ref="SIS:form",
+        contact_ref="parent",
         signature_ref="esign:1" if written else "",
         written=written,
     )

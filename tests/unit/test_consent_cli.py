@@ -113,7 +113,10 @@ def test_c3_cli_import_refuses_a_file_without_required_columns(cli: Cli, tmp_pat
 
 
 def test_c3_cli_sample_consent_file_imports(cli: Cli) -> None:
-    out = cli("consent", "import", str(SAMPLES / "consent-export.csv"), "--json")
+    # its keypad opt-in names nobody: accepted only with --no-contact (C3)
+    out = cli("consent", "import", str(SAMPLES / "consent-export.csv"), code=2)
+    assert "row 7" in out and "--no-contact" in out
+    out = cli("consent", "import", str(SAMPLES / "consent-export.csv"), "--no-contact", "--json")
     assert json.loads(out)["imported"] == 6
     shown = json.loads(cli("consent", "show", "+12125550105", "--json"))
     (record,) = shown["consents"]

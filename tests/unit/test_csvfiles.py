@@ -56,11 +56,14 @@ def test_malformed_contact_files_are_refused(
         read_contacts(_file(tmp_path, content), "US", "en")
 
 
-CONSENT_HEADER = "phone,scope,source,method,obtained_at,disclosure,evidence_ref\n"
+CONSENT_HEADER = "phone,scope,source,method,obtained_at,disclosure,evidence_ref,contact\n"
 
 
 def test_c3_consent_rows_parse_with_provenance(tmp_path: Path) -> None:
-    text = CONSENT_HEADER + "+12025550123,school,enrollment,form,2026-08-15T09:30:00Z,text,SIS:1\n"
+    text = (
+        CONSENT_HEADER
+        + "+12025550123,school,enrollment,form,2026-08-15T09:30:00Z,text,SIS:1,parent\n"
+    )
     (record,) = read_consents(_file(tmp_path, text), "US", NOW).records
     assert record.scope is Purpose.SCHOOL
     assert record.obtained_at == dt.datetime(2026, 8, 15, 9, 30, tzinfo=dt.UTC)
@@ -80,10 +83,21 @@ def test_c3_consent_rows_parse_with_provenance(tmp_path: Path) -> None:
     ],
 )
 def test_c3_incomplete_consent_rows_are_reported(tmp_path: Path, row: str, reason: str) -> None:
-    parsed = read_consents(_file(tmp_path, CONSENT_HEADER + row + "\n"), "US", NOW)
+    parsed = read_consents(_file(tmp_path, CONSENT_HEADER + row + ",parent\n"), "US", NOW)
     assert parsed.records == []
     assert parsed.errors[0].row == 2
     assert reason in parsed.errors[0].reason
+
+
+def test_c3_consent_without_contact_only_with_no_contact(tmp_path: Path) -> None:
+    """C3 (issue 7): a record that names nobody is refused unless staff say so."""
+    row = "+12025550123,school,keypad,keypad opt-in,2026-08-15T09:30:00Z,text,call:1,\n"
+    path = _file(tmp_path, CONSENT_HEADER + row)
+    refused = read_consents(path, "US", NOW)
+    assert refused.records == [] and "missing contact" in refused.errors[0].reason
+    assert "--no-contact" in refused.errors[0].reason
+    (record,) = read_consents(path, "US", NOW, no_contact=True).records
+    assert record.no_contact and record.contact_ref == ""
 
 
 def test_consent_file_missing_columns(tmp_path: Path) -> None:

@@ -59,6 +59,8 @@ def cli(tmp_path: Path) -> Cli:
             "ticket-1",
             "--disclosure",
             "We may call you.",
+            "--contact",
+            "parent",
         ),
         ("consent", "revoke", NUMBER, "--channel", "email", "--ref", "ticket-2"),
         ("callerid", "add", "+12125550100", "--label", "office"),
@@ -71,6 +73,7 @@ def _write_probe(cli: Cli, code: int) -> str:
     return cli(
         "consent", "grant", "+12125550143", "--purpose", "school", "--source", "staff",
         "--method", "phone call", "--evidence", "ticket-9", "--disclosure", "We may call.",
+        "--contact", "parent",
         code=code,
     )  # fmt: skip
 

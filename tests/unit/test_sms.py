@@ -258,6 +258,7 @@ def _consent(number: str, scope: Purpose, written: bool = False) -> ConsentInput
         obtained_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=10),
         disclosure="You agree to automated calls. Consent is not a condition of purchase.",
         evidence_ref="web:42",
+        contact_ref="parent",
         signature_ref="esign:42" if written else "",
         written=written,
     )

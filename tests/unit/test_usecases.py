@@ -24,7 +24,18 @@ RUNNER = CliRunner()
 @pytest.fixture
 def cfg(tmp_path: Path) -> Settings:
     config = tmp_path / "dialer.toml"
-    result = RUNNER.invoke(app, ["--config", str(config), "init", "--callback", "+12125550100"])
+    result = RUNNER.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "init",
+            "--callback",
+            "+12125550111",
+            "--hotline",
+            "+12125550199",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return load_settings(config)
 

@@ -25,7 +25,18 @@ RUNNER = CliRunner()
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[WebServer]:
     config = tmp_path / "dialer.toml"
-    result = RUNNER.invoke(app, ["--config", str(config), "init", "--callback", "+12125550100"])
+    result = RUNNER.invoke(
+        app,
+        [
+            "--config",
+            str(config),
+            "init",
+            "--callback",
+            "+12125550111",
+            "--hotline",
+            "+12125550199",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with config.open("a") as f:
         f.write("\n[web]\nmax_upload_mb = 1\noptout_per_number_per_day = 2\n")

@@ -15,8 +15,15 @@ async def c3_consent_records(ctx: Context) -> Requirement:
     incomplete = await ctx.store.evidence.incomplete_consents()
     return requirement(
         "C3",
-        "append-only consent records with full provenance; incomplete ones refused",
-        {"recorded_in_period_by_source": dict(sources), "incomplete_records": incomplete},
+        "append-only consent records with full provenance; incomplete ones refused; "
+        "a record naming no contact only with --no-contact, counted here",
+        {
+            "recorded_in_period_by_source": dict(sources),
+            "recorded_in_period_without_contact": await ctx.store.evidence.consents_without_contact(
+                ctx.period
+            ),
+            "incomplete_records": incomplete,
+        },
         incomplete,
     )
 
