@@ -40,7 +40,9 @@ from dialer.consent import windows
 from dialer.consent.crypto import Sealer, create_key_file, load_keys
 from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Purpose
+from dialer.store import rows
 from dialer.store.db import ts
+from dialer.store.facts import consent_gate_mac
 from dialer.store.store import Store
 
 UTC = dt.UTC
@@ -59,6 +61,69 @@ def number(i: int) -> str:
     area = AREAS[i % len(AREAS)]
     line = i // len(AREAS)
     return f"+1{area}{200 + line // 10_000:03d}{line % 10_000:04d}"
+
+
+CONSENT_COLUMNS = (
+    "id",
+    "number_hash",
+    "contact_sealed",
+    "scope",
+    "source",
+    "method",
+    "obtained_at",
+    "disclosure_sha256",
+    "evidence_ref",
+    "signature_ref",
+    "written",
+    "batch_id",
+    "recorded_at",
+    "recorded_by",
+    "gate_mac",
+)
+
+
+def consent_row(
+    sealer: Sealer,
+    consent_id: int,
+    number_hash: str,
+    contact: str | None,
+    telemarketing: bool,
+    i: int,
+    obtained: str,
+) -> tuple[object, ...]:
+    """A consents row as the store writes it: sealed contact bound to its row, and
+    the row's MAC (the gate honours only consents whose MAC verifies, C19)."""
+    values: dict[str, object] = {
+        "id": consent_id,
+        "number_hash": number_hash,
+        "contact_sealed": (
+            sealer.seal_field(contact, "consents", "contact_sealed", consent_id)
+            if contact
+            else None
+        ),
+        "scope": "telemarketing" if telemarketing else "school",
+        "source": "web-form" if telemarketing else "enrollment",
+        "method": "web" if telemarketing else "form",
+        "obtained_at": obtained,
+        "disclosure_sha256": ("1" if telemarketing else "0") * 64,
+        "evidence_ref": f"{'web' if telemarketing else 'SIS'}:{i}",
+        "signature_ref": f"sig:{i}" if telemarketing else None,
+        "written": int(telemarketing),
+        "batch_id": "bench",
+        "recorded_at": obtained,
+        "recorded_by": "bench",
+        "gate_mac": consent_gate_mac(
+            sealer,
+            consent_id,
+            number_hash,
+            "telemarketing" if telemarketing else "school",
+            obtained,
+            int(telemarketing),
+            obtained,
+        ),
+    }
+    mac = rows.row_mac(sealer, "consents", CONSENT_COLUMNS, values)
+    return (*values.values(), mac)
 
 
 def fill(db_path: Path, key_path: Path, count: int) -> None:
@@ -88,51 +153,28 @@ def fill(db_path: Path, key_path: Path, count: int) -> None:
         "caller_id_sealed, window_start, window_end, max_attempts, retry_delay, created_at, "
         "created_by) VALUES (1, 'bench', 'school', 1, '{}', ?, ?, '08:00', '21:00', 1, 300, ?, "
         "'bench')",
-        (sealer.index("+12125550100"), sealer.seal("+12125550100"), ts(NOW)),
+        (
+            sealer.index("+12125550100"),
+            sealer.seal_field("+12125550100", "campaigns", "caller_id_sealed", 1),
+            ts(NOW),
+        ),
     )
     conn.execute("COMMIT")
     chunk = 100_000
     obtained = ts(NOW - dt.timedelta(days=400))
+    ids = iter(range(1, 10 * count + 2))
+
+    def next_id() -> int:
+        return next(ids)
+
     for start in range(0, count, chunk):
         consents, revocations, dnc, national, erased, attempts = [], [], [], [], [], []
         for i in range(start, min(start + chunk, count)):
             h = sealer.index(number(i))
-            consents.append(
-                (
-                    h,
-                    sealer.seal(f"contact {i}"),
-                    "school",
-                    "enrollment",
-                    "form",
-                    obtained,
-                    "0" * 64,
-                    f"SIS:{i}",
-                    None,
-                    0,
-                    "bench",
-                    obtained,
-                    "bench",
-                )
-            )
+            consents.append(consent_row(sealer, next_id(), h, f"contact {i}", False, i, obtained))
             roll = rng.random()
             if roll < 0.10:
-                consents.append(
-                    (
-                        h,
-                        None,
-                        "telemarketing",
-                        "web-form",
-                        "web",
-                        obtained,
-                        "1" * 64,
-                        f"web:{i}",
-                        f"sig:{i}",
-                        1,
-                        "bench",
-                        obtained,
-                        "bench",
-                    )
-                )
+                consents.append(consent_row(sealer, next_id(), h, None, True, i, obtained))
             if rng.random() < 0.05:
                 revocations.append(
                     (
@@ -158,9 +200,8 @@ def fill(db_path: Path, key_path: Path, count: int) -> None:
                     )
         conn.execute("BEGIN")
         conn.executemany(
-            "INSERT INTO consents (number_hash, contact_sealed, scope, source, method, "
-            "obtained_at, disclosure_sha256, evidence_ref, signature_ref, written, batch_id, "
-            "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO consents ({', '.join(CONSENT_COLUMNS)}, mac) "
+            f"VALUES ({', '.join('?' * (len(CONSENT_COLUMNS) + 1))})",
             consents,
         )
         conn.executemany(

@@ -117,7 +117,8 @@ async def measure(db: Path, key: Path) -> None:
         print(
             f"full verify (dialer audit verify): {verify_s:.1f} s (target <= 60 s): "
             f"{full.entries:,} audit entries, {full.rows_checked:,} rows both ways, "
-            f"{full.national_entries:,} national DNC numbers; peak memory {peak:,.0f} MiB"
+            f"{full.national_entries:,} national DNC numbers; peak RSS {peak:,.0f} MiB (includes "
+            "the memory-mapped database file)"
         )
     finally:
         await store.close()

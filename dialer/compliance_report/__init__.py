@@ -16,11 +16,20 @@ from the raw rows, independently of ``dialer.consent.gate``:
   attempt to that number after the revocation was recorded must be blocked,
   unless an audited emergency override or a later consent allowed it (C6).
 
-Then every requirement C1-C20 with the evidence the store holds and the tests
-that prove it (``pytest -k cN_``). Status per requirement: ``ok`` (checked,
-nothing wrong), ``violation`` (checked, something wrong: investigate),
-``evidence`` (figures only; proven by validators and tests). No plaintext number
-appears in the report (C18): only counts and call ids.
+* every other rule, for every placed call (``dialtime``): caller ID on the
+  allowlist, erased, wrong party, organisation and national DNC lists, emergency
+  overrides, each re-derived from the audit log as it stood at the call (the log
+  outlives erased and purged rows) and from the facts the gate kept with the
+  attempt (zones, national DNC membership), whose MAC must verify.
+
+Then every requirement C1-C20 (one registered check each, ``checks``) with the
+evidence the store holds and the tests that prove it (``pytest -k cN_``).
+Status per requirement: ``ok`` (checked, nothing wrong), ``violation``
+(checked, something wrong: investigate), ``unverified`` (some call could not
+be checked: a finding, never a pass), ``evidence`` (figures only; proven by
+validators and tests). "No violations" is printed only when every rule was
+checked for every placed call. No plaintext number appears in the report
+(C18): only counts and call ids.
 """
 
 from __future__ import annotations

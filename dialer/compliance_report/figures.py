@@ -13,7 +13,7 @@ from typing import Any
 
 from dialer.consent.model import DEFAULT_CAPS, Purpose, RevocationChannel
 from dialer.consent.rules import effective_window
-from dialer.consent.windows import first_zone_outside, resolved_zones
+from dialer.consent.windows import first_zone_outside, resolved_zones, zone_info
 from dialer.errors import AuditChainError
 from dialer.model.evidence import (
     AttemptRecord,
@@ -72,22 +72,31 @@ async def window_check(
 ) -> dict[str, Any]:
     """C12 recomputed: local time of every allowed non-emergency call, every zone."""
     subject = [a for a in allowed if a.purpose is not Purpose.EMERGENCY]
-    number_of = await store.evidence.numbers_of({a.number_hash for a in subject})
+    number_of = await store.evidence.numbers_of(
+        {a.number_hash for a in subject if a.facts is None or not a.facts_ok}
+    )
     outside: list[str] = []
-    unverifiable = 0
+    unknown: list[str] = []
     for a in subject:
-        number = number_of.get(a.number_hash)
-        if number is None:
-            unverifiable += 1  # the contact was erased (C17)
-            continue
         start, end = effective_window(a.purpose, *campaigns[a.campaign_id].window)
-        if first_zone_outside(resolved_zones(number, fallback), start, end, a.at) is not None:
+        if a.facts is not None and a.facts_ok:
+            # the zones the gate used, kept with the attempt (the number may be gone)
+            zones = tuple((name, zone_info(name)) for name in a.facts.get("zones", ()))
+        elif (number := number_of.get(a.number_hash)) is not None:
+            zones = resolved_zones(number, fallback)
+        else:
+            unknown.append(a.id)  # no snapshot and no contact row holds the number
+            continue
+        if not zones:
+            unknown.append(a.id)
+        elif first_zone_outside(zones, start, end, a.at) is not None:
             outside.append(a.id)
     return {
-        "checked": len(subject) - unverifiable,
-        "unverifiable": unverifiable,
+        "checked": len(subject) - len(unknown),
+        "unverifiable": len(unknown),
         "count": len(outside),
         "call_ids": outside[:MAX_EXAMPLES],
+        "unverifiable_call_ids": unknown[:MAX_EXAMPLES],
     }
 
 
@@ -96,11 +105,15 @@ def consent_check(
     campaigns: dict[int, CampaignRecord],
     consents_of: dict[str, list[ConsentRecord]],
     revocations_of: dict[str, list[RevocationRecord]],
-    erased: set[str],
+    incomplete: set[str],
 ) -> dict[str, Any]:
-    """C2/C3/C7 recomputed: the consent each allowed non-emergency call relied on."""
+    """C2/C3/C7 recomputed: the consent each allowed non-emergency call relied on,
+    from the audit log's history of the number (it outlives erasure and purge).
+    ``incomplete``: numbers whose history lacks a consent's ``obtained_at`` (old
+    entries whose row is gone): a call that needs them is unverifiable."""
     missing: list[str] = []
-    exempt = unverifiable = checked = 0
+    unknown: list[str] = []
+    exempt = checked = 0
     for a in allowed:
         if a.purpose is Purpose.EMERGENCY:
             continue
@@ -119,17 +132,18 @@ def consent_check(
             and campaigns[a.campaign_id].residential_exemption
         ):
             exempt += 1  # allowed without consent, capped (C13)
-        elif a.number_hash in erased:
-            unverifiable += 1  # the evidence went with the person's data (C17)
+        elif a.number_hash in incomplete:
+            unknown.append(a.id)
         else:
             checked += 1
             missing.append(a.id)
     return {
         "checked": checked,
         "residential_exemption": exempt,
-        "unverifiable": unverifiable,
+        "unverifiable": len(unknown),
         "count": len(missing),
         "call_ids": missing[:MAX_EXAMPLES],
+        "unverifiable_call_ids": unknown[:MAX_EXAMPLES],
     }
 
 

@@ -8,7 +8,22 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-_STATUS_STYLE = {"ok": "green", "violation": "bold red", "evidence": "cyan"}
+_STATUS_STYLE = {
+    "ok": "green",
+    "violation": "bold red",
+    "unverified": "bold yellow",
+    "evidence": "cyan",
+}
+#: the dial-time rules (``dialtime.RULES``) as the "must be zero" table names them
+_RULE_TITLES = {
+    "caller-id": "calls from a caller ID not on the allowlist (C14)",
+    "erased": "calls to an erased number (C17)",
+    "wrong-party": "calls to a number suppressed as wrong party (C16)",
+    "revoked-emergency": "emergency calls to a revoked number without override (C6)",
+    "override-claimed": "calls marked as overridden without an override (C6)",
+    "company-dnc": "calls to the organisation's DNC list (C4)",
+    "national-dnc": "telemarketing calls to the national DNC list (C15)",
+}
 
 
 def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
@@ -70,31 +85,42 @@ def render_report(data: dict[str, Any], console: Console) -> None:
     )
     window, consent = data["calls_outside_window"], data["calls_without_required_consent"]
     chain = data["audit_chain"]
-    console.print(
-        _table(
-            "Must be zero",
-            ["check", "count", "checked", "call ids"],
-            [
-                (
-                    "calls outside the window (C12)",
-                    window["count"],
-                    window["checked"],
-                    " ".join(window["call_ids"]),
-                ),
-                (
-                    "calls without required consent",
-                    consent["count"],
-                    consent["checked"],
-                    " ".join(consent["call_ids"]),
-                ),
-                (
-                    "calls over a frequency cap (C13)",
-                    data["frequency_caps"]["count"],
-                    data["frequency_caps"]["checked"],
-                    " ".join(data["frequency_caps"]["call_ids"]),
-                ),
-            ],
+    caps = data["frequency_caps"]
+    rows: list[tuple[Any, ...]] = [
+        (
+            "calls outside the window (C12)",
+            window["count"],
+            window["checked"],
+            window["unverifiable"],
+            " ".join(window["call_ids"] + window.get("unverifiable_call_ids", [])),
+        ),
+        (
+            "calls without required consent",
+            consent["count"],
+            consent["checked"],
+            consent["unverifiable"],
+            " ".join(consent["call_ids"] + consent.get("unverifiable_call_ids", [])),
+        ),
+        (
+            "calls over a frequency cap (C13)",
+            caps["count"],
+            caps["checked"],
+            0,
+            " ".join(caps["call_ids"]),
+        ),
+    ]
+    for rule, figures in data["dial_time"]["rules"].items():
+        rows.append(
+            (
+                _RULE_TITLES.get(rule, rule),
+                figures["violations"],
+                figures["checked"],
+                figures["unverifiable"],
+                " ".join(figures["call_ids"] + figures["unverifiable_call_ids"]),
+            )
         )
+    console.print(
+        _table("Must be zero", ["check", "count", "checked", "not checkable", "call ids"], rows)
     )
     console.print(
         f"audit chain: {'[green]intact[/]' if chain['ok'] else '[bold red]BROKEN[/]'}"
@@ -113,5 +139,15 @@ def render_report(data: dict[str, Any], console: Console) -> None:
             r["tests"],
         )
     console.print(table)
-    verdict = "[green]no violations found[/]" if data["ok"] else "[bold red]VIOLATIONS FOUND[/]"
+    # "no violations" only when every rule was checked for every placed call (C20)
+    broken = any(r["status"] == "violation" for r in data["requirements"]) or not chain["ok"]
+    if data["ok"]:
+        verdict = "[green]no violations found[/] (every rule checked for every placed call)"
+    elif broken:
+        verdict = "[bold red]VIOLATIONS FOUND[/]"
+    else:
+        verdict = (
+            "[bold yellow]NOT VERIFIED[/]: some calls could not be checked against "
+            f"{', '.join(data['unverified'])} (see 'not checkable'): a finding, not a pass"
+        )
     console.print(f"verdict: {verdict}")

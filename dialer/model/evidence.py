@@ -7,7 +7,8 @@ recomputes its figures from them, independently of the gate.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from dialer.consent.model import Purpose
 
@@ -35,6 +36,10 @@ class AttemptRecord:
     outcome: str
     answered: bool
     digits: str
+    #: what the gate decided on (``store.gate_record``); None: not kept (older attempts)
+    facts: dict[str, Any] | None = None
+    #: the kept facts verify against their MAC
+    facts_ok: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +86,13 @@ class NationalDncImport:
     as_of: dt.date
     imported_at: dt.datetime
     entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """One audit entry, as the report replays the history of a number or campaign."""
+
+    seq: int
+    at: dt.datetime
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)

@@ -12,11 +12,11 @@ import json
 from typing import Any
 
 from dialer.consent.crypto import Sealer
-from dialer.consent.model import Decision, EmergencyCategory, Purpose
+from dialer.consent.model import CampaignRules, Decision, EmergencyCategory, NumberFacts, Purpose
 from dialer.errors import InputError, NotFoundError
 from dialer.model.campaign import AttemptRow, Campaign, MessageSpec, NewCampaign
 from dialer.model.outcome import AttemptState, Outcome
-from dialer.store import audit, rows
+from dialer.store import audit, gate_record, rows
 from dialer.store.db import Clock, Database, parse_ts, ts
 from dialer.store.sealed import CAMPAIGN_CALLER_ID
 
@@ -210,16 +210,43 @@ class CampaignStore:
         decision: Decision,
         with_consent: bool,
         language: str,
+        facts: NumberFacts | None = None,
+        rules: CampaignRules | None = None,
     ) -> None:
-        """Store the gate's decision right before the dial (C2); blocked ones are audited."""
+        """Store the gate's decision right before the dial (C2); blocked ones are audited.
+
+        ``facts`` and ``rules``: what the gate decided on; kept with the attempt,
+        MAC'd, so the C20 report can re-check the call later whatever happens to
+        the contact list (``dialer.store.gate_record``).
+        """
         now = self.clock()
         number_hash = self.sealer.index(number)
         state = AttemptState.DIALING if decision.allowed else AttemptState.BLOCKED
+        kept = gate_record.snapshot(number, facts, rules) if facts and rules else None
+        mac = (
+            gate_record.gate_mac(
+                self.sealer,
+                {
+                    "id": call_id,
+                    "campaign_id": campaign.id,
+                    "number_hash": number_hash,
+                    "purpose": campaign.purpose.value,
+                    "decided_at": ts(now),
+                    "allowed": int(decision.allowed),
+                    "reason": decision.reason.value,
+                    "with_consent": int(with_consent),
+                    "gate_facts": kept,
+                },
+            )
+            if kept
+            else None
+        )
         async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO attempts (id, campaign_id, contact_id, number_hash, attempt_no, "
                 "purpose, decided_at, allowed, reason, detail, with_consent, state, outcome, "
-                "ended_at, language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "ended_at, language, gate_facts, gate_mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     call_id,
                     campaign.id,
@@ -236,6 +263,8 @@ class CampaignStore:
                     None if decision.allowed else Outcome.BLOCKED.value,
                     None if decision.allowed else ts(now),
                     language,
+                    kept,
+                    mac,
                 ),
             )
             if not decision.allowed or decision.reason.value == "emergency-override":

@@ -20,7 +20,12 @@ from dialer.consent.model import NumberFacts, RevocationChannel
 from dialer.model.consents import ConsentInput, RevocationResult
 from dialer.store import audit, rows
 from dialer.store.db import Clock, Database, ts
-from dialer.store.facts import HISTORY_WINDOW, FactsReader, PendingRevocations
+from dialer.store.facts import (
+    HISTORY_WINDOW,
+    FactsReader,
+    PendingRevocations,
+    consent_gate_mac,
+)
 from dialer.store.journal import JournalEntry
 from dialer.store.lists import RETENTION, ListStore
 from dialer.store.sealed import CONSENT_CONTACT
@@ -102,9 +107,11 @@ class ConsentStore(ListStore):
         batch_id: str | None,
         now_text: str,
     ) -> dict[str, Any]:
+        number_hash = self.sealer.index(record.number)
+        obtained = ts(record.obtained_at)
         return {
             "id": consent_id,
-            "number_hash": self.sealer.index(record.number),
+            "number_hash": number_hash,
             "contact_sealed": (
                 self.sealer.seal_field(
                     record.contact_ref, CONSENT_CONTACT.table, CONSENT_CONTACT.column, consent_id
@@ -115,7 +122,7 @@ class ConsentStore(ListStore):
             "scope": record.scope.value,
             "source": record.source.value,
             "method": record.method,
-            "obtained_at": ts(record.obtained_at),
+            "obtained_at": obtained,
             "disclosure_sha256": record.disclosure_sha256(),
             "evidence_ref": record.evidence_ref,
             "signature_ref": record.signature_ref or None,
@@ -123,6 +130,15 @@ class ConsentStore(ListStore):
             "batch_id": batch_id,
             "recorded_at": now_text,
             "recorded_by": recorded_by,
+            "gate_mac": consent_gate_mac(
+                self.sealer,
+                consent_id,
+                number_hash,
+                record.scope.value,
+                obtained,
+                int(record.written),
+                now_text,
+            ),
         }
 
     def _prepare(

@@ -9,6 +9,7 @@ million attempts never builds one giant statement.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,10 +22,12 @@ from dialer.model.evidence import (
     CallRecord,
     CampaignRecord,
     ConsentRecord,
+    LogEvent,
     NationalDncImport,
     Period,
     RevocationRecord,
 )
+from dialer.store import gate_record
 from dialer.store.db import Database, parse_ts, ts
 from dialer.store.sealed import CALLER_ID_NUMBER, CONTACT_NUMBER
 
@@ -89,32 +92,53 @@ class EvidenceStore:
             for r in rows
         }
 
+    async def campaign_names(self) -> list[tuple[int, str]]:
+        found = await self.db.fetchall("SELECT id, name FROM campaigns")
+        return [(int(r[0]), str(r[1])) for r in found]
+
     async def attempts(self, period: Period) -> list[AttemptRecord]:
         where, params = _where(period, "decided_at")
         rows = await self.db.fetchall(
             "SELECT id, campaign_id, contact_id, number_hash, purpose, decided_at, allowed, "
-            "reason, with_consent, state, outcome, answered_at, digits FROM attempts "
-            f"WHERE {where} ORDER BY decided_at",
+            "reason, with_consent, state, outcome, answered_at, digits, gate_facts, gate_mac "
+            f"FROM attempts WHERE {where} ORDER BY decided_at",
             params,
         )
-        return [
-            AttemptRecord(
-                str(r[0]),
-                int(r[1]),
-                int(r[2]),
-                str(r[3]),
-                Purpose(r[4]),
-                parse_ts(r[5]),
-                bool(r[6]),
-                str(r[7]),
-                bool(r[8]),
-                str(r[9]),
-                str(r[10] or ""),
-                r[11] is not None,
-                str(r[12] or ""),
-            )
-            for r in rows
-        ]
+        return [self._attempt(r) for r in rows]
+
+    def _attempt(self, r: Any) -> AttemptRecord:
+        facts, facts_ok = gate_record.read(
+            self.sealer,
+            {
+                "id": r[0],
+                "campaign_id": r[1],
+                "number_hash": r[3],
+                "purpose": r[4],
+                "decided_at": r[5],
+                "allowed": r[6],
+                "reason": r[7],
+                "with_consent": r[8],
+                "gate_facts": r[13],
+            },
+            r[14],
+        )
+        return AttemptRecord(
+            str(r[0]),
+            int(r[1]),
+            int(r[2]),
+            str(r[3]),
+            Purpose(r[4]),
+            parse_ts(r[5]),
+            bool(r[6]),
+            str(r[7]),
+            bool(r[8]),
+            str(r[9]),
+            str(r[10] or ""),
+            r[11] is not None,
+            str(r[12] or ""),
+            facts,
+            facts_ok,
+        )
 
     async def calls_to(
         self, hashes: Iterable[str], *, since: dt.datetime | None = None, allowed_only: bool = False
@@ -245,6 +269,55 @@ class EvidenceStore:
         ]
 
     # -- the audit log ------------------------------------------------------------------
+
+    async def history_of(self, hashes: Iterable[str]) -> dict[str, list[LogEvent]]:
+        """Every audited change to these numbers, oldest first: consents, revocations,
+        erasures, wrong-party marks, DNC entries. The log outlives the rows (erasure,
+        purge), so a call can be re-checked against what the store knew at the time."""
+        wanted = json.dumps(sorted(set(hashes)))
+        rows = await self.db.fetchall(
+            "SELECT seq, at, kind, payload, json_extract(payload, '$.number_hash') FROM audit "
+            "WHERE kind IN ('consent', 'revocation', 'erasure', 'wrong-party', "
+            "'wrong-party-cleared', 'dnc-company') "
+            "AND json_extract(payload, '$.number_hash') IN (SELECT value FROM json_each(?)) "
+            "ORDER BY seq",
+            (wanted,),
+        )
+        out: dict[str, list[LogEvent]] = defaultdict(list)
+        for r in rows:
+            out[str(r[4])].append(LogEvent(int(r[0]), parse_ts(r[1]), str(r[2]), json.loads(r[3])))
+        return out
+
+    async def log_of(self, kinds: Sequence[str]) -> list[LogEvent]:
+        """Every entry of these kinds, oldest first (overrides, caller IDs, purges...)."""
+        marks = ",".join("?" * len(kinds))
+        rows = await self.db.fetchall(
+            f"SELECT seq, at, kind, payload FROM audit WHERE kind IN ({marks}) ORDER BY seq",
+            tuple(kinds),
+        )
+        return [LogEvent(int(r[0]), parse_ts(r[1]), str(r[2]), json.loads(r[3])) for r in rows]
+
+    async def consent_obtained_at(self, ids: Iterable[int]) -> dict[int, dt.datetime]:
+        """``obtained_at`` of consent rows still stored (older audit entries lack it)."""
+        found: dict[int, dt.datetime] = {}
+        for chunk in _chunks(sorted({str(i) for i in ids})):
+            marks = ",".join("?" * len(chunk))
+            for r in await self.db.fetchall(
+                f"SELECT id, obtained_at FROM consents WHERE id IN ({marks})", chunk
+            ):
+                found[int(r[0])] = parse_ts(r[1])
+        return found
+
+    async def on_national_dnc(self, hashes: Iterable[str]) -> set[str]:
+        """Which of these numbers the current national DNC copy holds."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(hashes))):
+            marks = ",".join("?" * len(chunk))
+            for r in await self.db.fetchall(
+                f"SELECT number_hash FROM dnc_national WHERE number_hash IN ({marks})", chunk
+            ):
+                found.add(str(r[0]))
+        return found
 
     async def audit_kinds(self, period: Period) -> Counter[str]:
         where, params = _where(period, "at")

@@ -24,7 +24,6 @@ from dialer.consent.crypto import Sealer
 from dialer.consent.model import CallFact, ConsentFact, NumberFacts, Purpose
 from dialer.errors import StoreError
 from dialer.store.db import Clock, Database, parse_ts, ts
-from dialer.store.rows import canonical_sql
 
 log = structlog.get_logger("dialer.store")
 
@@ -33,11 +32,27 @@ HISTORY_WINDOW = dt.timedelta(days=31)
 #: suppression reason a purge leaves for a revocation it removed (C4)
 REVOKED_SUPPRESSION = "revoked"
 
+
+def consent_gate_mac(
+    sealer: Sealer,
+    consent_id: int,
+    number_hash: str,
+    scope: str,
+    obtained_at: str,
+    written: int,
+    recorded_at: str,
+) -> str:
+    """The MAC the gate checks before it honours a consent (C19): over the row's id,
+    number and every field the decision reads (fixed-format values: no separator
+    can be smuggled in). The row's full MAC (``rows``) covers it too."""
+    text = f"consents-gate|{consent_id}|{number_hash}|{scope}|{obtained_at}|{written}|{recorded_at}"
+    return sealer.row_mac(text.encode())
+
+
 #: one SELECT per fact source; ``{match}`` picks the numbers (rows: kind,
-#: number_hash, a, b, c, d, e, f); ``{consent}`` is the consent row's canonical
-#: text for its MAC (``rows.canonical_sql``).
+#: number_hash, a, b, c, d, e, f). Every branch is served by a covering index.
 _FACTS_SQL = (
-    "SELECT 'c', number_hash, scope, obtained_at, written, recorded_at, {consent}, mac "
+    "SELECT 'c', number_hash, scope, obtained_at, written, recorded_at, id, gate_mac "
     "FROM consents WHERE number_hash {match} "
     "UNION ALL SELECT 'r', number_hash, NULL, MAX(received_at), NULL, MAX(recorded_at), "
     "NULL, NULL FROM revocations WHERE number_hash {match} GROUP BY number_hash "
@@ -50,6 +65,9 @@ _FACTS_SQL = (
     "UNION ALL SELECT 'a', number_hash, purpose, decided_at, with_consent, NULL, NULL, NULL "
     "FROM attempts WHERE number_hash {match} AND decided_at >= ?2 AND allowed = 1"
 )
+_FACTS_ONE = _FACTS_SQL.format(match="= ?1")
+# one JSON array parameter: the same statement text (prepared once) for any batch size
+_FACTS_MANY = _FACTS_SQL.format(match="IN (SELECT value FROM json_each(?1))")
 _BATCH = 2000
 _PURPOSES = {p.value: p for p in Purpose}
 
@@ -72,20 +90,9 @@ class FactsReader:
         self._pending = pending_revocations
         self._since_now: dt.datetime | None = None
         self._since_text = ""
-        self._one = ""
-        self._many = ""
 
     async def _statements(self) -> tuple[str, str]:
-        if not self._one:
-            info = await self.db.quick_read("PRAGMA table_info(consents)")
-            cols = [str(r[1]) for r in info if str(r[1]) != "mac"]
-            consent = canonical_sql("consents", cols)
-            self._one = _FACTS_SQL.format(match="= ?1", consent=consent)
-            # one JSON array parameter: the same statement text for any batch size
-            self._many = _FACTS_SQL.format(
-                match="IN (SELECT value FROM json_each(?1))", consent=consent
-            )
-        return self._one, self._many
+        return _FACTS_ONE, _FACTS_MANY
 
     def _since(self) -> str:
         """Start of the call history the gate needs (C13), as stored text."""
@@ -156,7 +163,8 @@ def facts_from(sealer: Sealer, found: Iterable[Any]) -> NumberFacts:
     unverified = 0
     for kind, number_hash, a, b, c, d, e, f in found:
         if kind == "c":
-            if f is None or not hmac.compare_digest(sealer.row_mac(str(e).encode()), str(f)):
+            expected = consent_gate_mac(sealer, e, number_hash, a, b, c, d)
+            if f is None or not hmac.compare_digest(expected, str(f)):
                 # C19: a consent the dialer did not write (or that was edited) is not honoured
                 unverified += 1
                 log.warning("consent row fails its MAC; not honoured", number_hash=number_hash[:12])

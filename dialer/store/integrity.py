@@ -35,6 +35,7 @@ from dialer.consent.crypto import Sealer, load_keys
 from dialer.errors import ConfigError, IntegrityError, KeyMismatchError, StoreError
 from dialer.store import audit, rows
 from dialer.store.db import Database, utcnow
+from dialer.store.facts import consent_gate_mac
 from dialer.store.sealed import SEALED_COLUMNS
 
 #: how to investigate, appended to every start-up refusal
@@ -131,6 +132,18 @@ async def append_only_lifted(conn: aiosqlite.Connection) -> AsyncIterator[None]:
         await conn.execute(sql)
 
 
+async def seal_consent_gate(conn: aiosqlite.Connection, sealer: Sealer) -> None:
+    """Every consent's gate MAC (``facts.consent_gate_mac``), before the row MACs."""
+    async with conn.execute(
+        "SELECT id, number_hash, scope, obtained_at, written, recorded_at FROM consents"
+    ) as cursor:
+        found = [tuple(r) async for r in cursor]
+    await conn.executemany(
+        "UPDATE consents SET gate_mac = ? WHERE id = ?",
+        [(consent_gate_mac(sealer, *r), r[0]) for r in found],
+    )
+
+
 async def seal_rows(conn: aiosqlite.Connection, sealer: Sealer) -> rows.Ledger:
     """Give every bound row its MAC and return the ledger of them (inside a transaction)."""
     ledger = rows.Ledger.empty(sealer)
@@ -185,6 +198,7 @@ async def adopt(conn: aiosqlite.Connection, sealer: Sealer) -> None:
     )
     async with append_only_lifted(conn):
         resealed = await reseal_legacy_values(conn, sealer)
+        await seal_consent_gate(conn, sealer)
         ledger = await seal_rows(conn, sealer)
     await rows.write_ledger(conn, sealer, ledger)
     if last is not None:

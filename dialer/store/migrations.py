@@ -295,11 +295,21 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         -- carries its keyed MAC (dialer.store.rows); filled in by integrity.adopt in
         -- this same transaction, with the key
         ALTER TABLE consents ADD COLUMN mac TEXT;
+        -- the gate checks a consent's own MAC over what it decides on, read from the
+        -- covering index (no table look-up before every attempt, bench/gate_store.py)
+        ALTER TABLE consents ADD COLUMN gate_mac TEXT;
+        DROP INDEX consents_gate;
+        CREATE INDEX consents_gate ON consents (number_hash, obtained_at, scope, written,
+            recorded_at, id, gate_mac);
         ALTER TABLE revocations ADD COLUMN mac TEXT;
         ALTER TABLE suppressions ADD COLUMN mac TEXT;
         ALTER TABLE dnc_company ADD COLUMN mac TEXT;
         ALTER TABLE campaign_overrides ADD COLUMN mac TEXT;
         ALTER TABLE caller_ids ADD COLUMN mac TEXT;
+        -- C20: the facts the gate decided on, kept with the attempt and MAC'd
+        -- (dialer.store.gate_record), so no call becomes unverifiable later
+        ALTER TABLE attempts ADD COLUMN gate_facts TEXT;
+        ALTER TABLE attempts ADD COLUMN gate_mac TEXT;
         """,
     ),
 )

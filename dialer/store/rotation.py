@@ -88,6 +88,7 @@ async def rotate_key(
                 resealed = await _reseal(conn, old, new)
                 reindexed = await _reindex(conn, new)
                 old_head, entries = await _rechain(conn, new, now)
+                await integrity.seal_consent_gate(conn, new)
                 ledger = await integrity.seal_rows(conn, new)
             await rows.write_ledger(conn, new, ledger)
             new_fingerprint = new.fingerprint(database_id)

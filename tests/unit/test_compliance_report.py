@@ -76,11 +76,13 @@ class World:
         outcome: Outcome = Outcome.COMPLETED,
         digits: str = "",
     ) -> tuple[str, Decision]:
-        """One attempt as the runner makes it: gate on fresh facts, record, finish."""
+        """One attempt as the runner makes it: gate on fresh facts, record them with
+        the decision, finish. A ``decision`` given overrides the gate's (a bug)."""
         camp = self.campaigns[campaign]
+        facts = await self.store.consent.facts_for(number)
+        rules = await self.rules(camp)
         if decision is None:
-            facts = await self.store.consent.facts_for(number)
-            decision = decide(number, facts, await self.rules(camp), self.clock())
+            decision = decide(number, facts, rules, self.clock())
         call_id = uuid.uuid4().hex
         await self.store.campaigns.record_decision(
             call_id=call_id,
@@ -91,6 +93,8 @@ class World:
             decision=decision,
             with_consent=decision.with_consent,
             language="en",
+            facts=facts,
+            rules=rules,
         )
         if decision.allowed:
             await self.store.campaigns.mark_answered(call_id)
@@ -255,10 +259,22 @@ async def test_c20_clean_history_figures(world: World) -> None:
     assert nxt["seconds_recorded_to_blocked_attempt"] == {"max": 600.0, "median": 330.0}
     assert rev["calls_between_received_and_recorded"] == 0
 
+    # E was erased after its call: the log and the facts kept with the attempt still
+    # verify it (nothing becomes unverifiable, C20)
     window = data["calls_outside_window"]
-    assert window == {"checked": 4, "unverifiable": 1, "count": 0, "call_ids": []}
+    assert window == {
+        "checked": 5,
+        "unverifiable": 0,
+        "count": 0,
+        "call_ids": [],
+        "unverifiable_call_ids": [],
+    }
     consent = data["calls_without_required_consent"]
-    assert consent["count"] == 0 and consent["checked"] == 4 and consent["unverifiable"] == 1
+    assert consent["count"] == 0 and consent["checked"] == 5 and consent["unverifiable"] == 0
+    dial_time = data["dial_time"]
+    assert dial_time["violations"] == 0 and dial_time["unverifiable"] == 0
+    assert dial_time["rules"]["caller-id"]["checked"] == 6  # every placed call
+    assert data["gate_facts"] == {"kept": 10, "not_kept": 0, "failing_mac": 0, "call_ids": []}
     assert data["frequency_caps"]["count"] == 0
     assert data["audit_chain"]["ok"] is True
     assert data["audit_chain"]["entries"] == (await world.store.verify_audit()).entries
@@ -292,6 +308,8 @@ async def test_c20_clean_history_figures(world: World) -> None:
         "erasures_in_period": 1,
         "erased_suppressions": 1,
         "blocked_erased": 1,
+        "calls_to_erased_numbers": 0,
+        "call_ids": [],
     }
     c18 = req(data, "C18")
     assert c18["status"] == "ok" and c18["figures"]["found"] == 0
@@ -436,3 +454,176 @@ def test_c20_audit_report_command_prints_json(tmp_path: Path) -> None:
     assert data["period"]["since"] == "2026-03-01T00:00:00+00:00"
     assert data["calls_placed_by_purpose"]["school"] == 3
     assert len(data["requirements"]) == 20
+
+
+# -- every violation class is planted and seen (issue 7, item 2) ----------------------
+
+BUG = Decision(True, Reason.ALLOWED, "bug")
+
+
+async def _emergency(w: World, name: str) -> None:
+    list_id = w.campaigns["closure"].list_id
+    await w.store.campaigns.create(
+        NewCampaign(
+            name=name,
+            purpose=Purpose.EMERGENCY,
+            list_id=list_id,
+            message=MessageSpec("body"),
+            caller_id=CALLER_ID,
+            window_start=dt.time(8),
+            window_end=dt.time(21),
+            max_attempts=1,
+            retry_delay=300,
+            category=EmergencyCategory.SAFETY,
+            authorized_by="Superintendent",
+        ),
+        "admin",
+    )
+    w.campaigns[name] = await w.store.campaigns.get(name)
+
+
+async def _violations(w: World) -> dict[str, object]:
+    data = await audit_report(w.store, T0, None)
+    assert data["ok"] is False
+    return data
+
+
+def _rule(data: dict[str, object], rule: str) -> dict[str, object]:
+    dial_time = data["dial_time"]
+    assert isinstance(dial_time, dict)
+    found: dict[str, object] = dial_time["rules"][rule]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("plant", "rule", "cid"),
+    [
+        ("company-dnc", "company-dnc", "C4"),
+        ("wrong-party", "wrong-party", "C16"),
+        ("erased", "erased", "C17"),
+        ("caller-id-removed", "caller-id", "C14"),
+    ],
+)
+async def test_c20_detects_a_call_the_lists_forbade(
+    world: World, plant: str, rule: str, cid: str
+) -> None:
+    await clean_history(world)
+    world.clock.at(dt.timedelta(hours=6))
+    if plant == "company-dnc":
+        await world.store.consent.add_company_dnc(F, "letter")
+    elif plant == "wrong-party":
+        await world.store.consent.suppress_wrong_party(F, "call:8")
+    elif plant == "erased":
+        await world.store.consent.erase(F, "dpo")
+    else:
+        await world.store.consent.remove_caller_id(CALLER_ID, "admin")
+    world.clock.at(dt.timedelta(hours=6, minutes=5))
+    bad, _ = await world.attempt("school-news", F, BUG)
+    if plant == "caller-id-removed":  # put back afterwards: the report judges dial time
+        world.clock.at(dt.timedelta(hours=6, minutes=10))
+        await world.store.consent.add_caller_id(CALLER_ID, "office", "admin")
+    data = await _violations(world)
+    found = _rule(data, rule)
+    assert found["violations"] == 1 and found["call_ids"] == [bad]
+    assert found["unverifiable"] == 0  # an erased number is a violation, not "unverifiable"
+    assert req(data, cid)["status"] == "violation"
+    assert bad in req(data, cid)["figures"]["call_ids"]
+
+
+async def test_c15_detects_a_telemarketing_call_to_the_national_dnc(world: World) -> None:
+    await clean_history(world)
+    world.clock.at(dt.timedelta(hours=6))
+    await world.store.consent.add_consent(consent(G, Purpose.TELEMARKETING, T0, True), "admin")
+    await world.store.consent.import_national_dnc([G], world.clock().date(), "national.csv")
+    world.clock.at(dt.timedelta(hours=6, minutes=5))
+    bad, _ = await world.attempt("offers", G, BUG)
+    # the copy is replaced afterwards: the facts kept with the attempt still tell
+    await world.store.consent.import_national_dnc([A], world.clock().date(), "national2.csv")
+    data = await _violations(world)
+    found = _rule(data, "national-dnc")
+    assert found["violations"] == 1 and found["call_ids"] == [bad]
+    assert req(data, "C15")["status"] == "violation"
+    assert req(data, "C15")["figures"]["telemarketing_calls_to_national_dnc"] == 1
+
+
+async def test_c6_detects_emergency_calls_without_an_override(world: World) -> None:
+    await clean_history(world)
+    await _emergency(world, "fire")
+    world.clock.at(dt.timedelta(hours=6, minutes=5))
+    # A revoked by SMS earlier; this emergency campaign has no override
+    revoked, _ = await world.attempt("fire", A, BUG)
+    # D never revoked anything, but the call claims an override that does not exist
+    claimed, _ = await world.attempt(
+        "fire", D, Decision(True, Reason.EMERGENCY_OVERRIDE, "bug", False)
+    )
+    data = await _violations(world)
+    assert _rule(data, "revoked-emergency")["call_ids"] == [revoked]
+    assert _rule(data, "override-claimed")["call_ids"] == [claimed]
+    c6 = req(data, "C6")
+    assert c6["status"] == "violation"
+    assert c6["figures"]["emergency_calls_to_revoked_without_override"] == 1
+    assert c6["figures"]["calls_marked_overridden_without_override"] == 1
+    # "closure" had its override recorded before B3: that call is fine
+    assert _rule(data, "override-claimed")["checked"] == 2
+
+
+async def test_c12_detects_a_call_outside_the_window_after_the_list_was_replaced(
+    world: World,
+) -> None:
+    await clean_history(world)
+    world.clock.now = dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)  # 03:00 in New York
+    bad, _ = await world.attempt("school-news", B, BUG)
+    await world.store.contacts.import_list(
+        "parents", [NewContact("x", D, "en", {})], replace=True, operator="admin"
+    )
+    data = await audit_report(world.store, T0, None)
+    window = data["calls_outside_window"]
+    assert window["call_ids"] == [bad] and window["unverifiable"] == 0
+    assert req(data, "C12")["status"] == "violation"
+
+
+async def test_c20_a_call_that_cannot_be_checked_is_a_finding_not_a_pass(world: World) -> None:
+    """An attempt recorded without the gate's facts (an older dialer) whose number
+    is no longer in any contact list: its window cannot be re-checked."""
+    await clean_history(world)
+    world.clock.at(dt.timedelta(hours=6))
+    camp = world.campaigns["school-news"]
+    decision = decide(F, await world.store.consent.facts_for(F), await world.rules(camp), T0)
+    await world.store.campaigns.record_decision(
+        call_id="old-dialer",
+        campaign=camp,
+        contact_id=world.contacts[F].id,
+        number=F,
+        attempt_no=1,
+        decision=decision,
+        with_consent=True,
+        language="en",
+    )
+    await world.store.contacts.import_list(
+        "parents", [NewContact("x", D, "en", {})], replace=True, operator="admin"
+    )
+    data = await audit_report(world.store, T0, None)
+    assert data["calls_outside_window"]["unverifiable_call_ids"] == ["old-dialer"]
+    assert req(data, "C12")["status"] == "unverified"
+    assert data["ok"] is False and "C12" in data["unverified"]
+    console = Console(record=True, width=200)
+    render_report(data, console)
+    text = " ".join(console.export_text().split())
+    assert "no violations found" not in text and "NOT VERIFIED" in text
+
+
+async def test_c19_an_edited_gate_snapshot_is_reported(world: World) -> None:
+    ids = await clean_history(world)
+    await world.store.close()
+    with sqlite3.connect(world.path) as conn:
+        conn.execute(
+            "UPDATE attempts SET gate_facts = replace(gate_facts, '\"erased\":false', "
+            "'\"erased\":true') WHERE id = ?",
+            (ids["B1"],),
+        )
+    world.store = await Store.open(
+        world.path, world.path.with_name("dialer.key"), clock=world.clock
+    )
+    data = await audit_report(world.store, T0, None)
+    assert data["gate_facts"]["call_ids"] == [ids["B1"]]
+    assert req(data, "C19")["status"] == "violation"

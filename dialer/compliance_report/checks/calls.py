@@ -3,7 +3,13 @@ national DNC (C15) and the report's own must-be-zero figures (C20)."""
 
 from __future__ import annotations
 
-from dialer.compliance_report.checks.registry import Context, Requirement, check, requirement
+from dialer.compliance_report.checks.registry import (
+    Context,
+    Requirement,
+    check,
+    dial_rule,
+    requirement,
+)
 from dialer.compliance_report.figures import MAX_EXAMPLES
 from dialer.consent.model import NATIONAL_DNC_MAX_AGE, Purpose
 from dialer.store.db import ts
@@ -33,9 +39,11 @@ async def c12_window(ctx: Context) -> Requirement:
     window = ctx.data["calls_outside_window"]
     return requirement(
         "C12",
-        "local time of every allowed non-emergency call re-checked in every zone",
+        "local time of every allowed non-emergency call re-checked in every zone "
+        "(the zones the gate used are kept with the attempt)",
         {k: window[k] for k in ("checked", "unverifiable", "count")},
         window["count"],
+        window["unverifiable"],
     )
 
 
@@ -68,6 +76,7 @@ async def c15_national_dnc(ctx: Context) -> Requirement:
                 stale_calls.append(a.id)
     latest = imports[-1] if imports else None
     reference = ctx.period.until or ctx.store.clock()
+    listed = dial_rule(ctx, "national-dnc")
     return requirement(
         "C15",
         "telemarketing checks a national DNC copy at most 31 days old",
@@ -79,8 +88,11 @@ async def c15_national_dnc(ctx: Context) -> Requirement:
             "telemarketing_calls_with_stale_list": len(stale_calls),
             "blocked_dnc_national": ctx.blocked_by["dnc-national"],
             "blocked_dnc_list_stale": ctx.blocked_by["dnc-list-stale"],
+            "telemarketing_calls_to_national_dnc": listed["violations"],
+            "call_ids": (stale_calls + listed["call_ids"])[:MAX_EXAMPLES],
         },
-        len(stale_calls),
+        len(stale_calls) + listed["violations"],
+        listed["unverifiable"],
     )
 
 
@@ -88,9 +100,18 @@ async def c15_national_dnc(ctx: Context) -> Requirement:
 async def c20_report(ctx: Context) -> Requirement:
     window = ctx.data["calls_outside_window"]
     consent = ctx.data["calls_without_required_consent"]
+    dial_time = ctx.data["dial_time"]
+    unverifiable = window["unverifiable"] + consent["unverifiable"] + dial_time["unverifiable"]
     return requirement(
         "C20",
-        "this report: calls outside the window and without required consent must be 0",
-        {"outside_window": window["count"], "without_consent": consent["count"]},
-        window["count"] + consent["count"],
+        "this report: every placed call re-checked against every rule from the facts as "
+        "they were at dial time; no violations only when every check could be made",
+        {
+            "outside_window": window["count"],
+            "without_consent": consent["count"],
+            "other_rules_broken": dial_time["violations"],
+            "checks_that_could_not_be_made": unverifiable,
+        },
+        window["count"] + consent["count"] + dial_time["violations"],
+        unverifiable,
     )

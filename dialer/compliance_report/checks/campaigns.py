@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dialer.compliance_report.checks.registry import Context, Requirement, check, requirement
+from dialer.compliance_report.checks.registry import (
+    Context,
+    Requirement,
+    check,
+    dial_rule,
+    requirement,
+)
 from dialer.consent.model import Purpose
 
 
@@ -58,13 +64,19 @@ async def c11_callback_number(ctx: Context) -> Requirement:
 async def c14_caller_id(ctx: Context) -> Requirement:
     allowlist = await ctx.store.evidence.allowlisted_caller_hashes()
     off_list = sum(1 for c in ctx.campaigns.values() if c.caller_id_hash not in allowlist)
+    rule = dial_rule(ctx, "caller-id")
     return requirement(
         "C14",
-        "caller IDs from the allowlist only; others blocked",
+        "caller IDs from the allowlist only; every placed call's caller ID re-checked "
+        "against the allowlist as it was at dial time",
         {
             "allowlisted_caller_ids": len(allowlist),
             "campaigns_on_allowlist": len(ctx.campaigns) - off_list,
             "campaigns_not_on_allowlist_now": off_list,
             "blocked_caller_id": ctx.blocked_by["caller-id-not-allowed"],
+            "calls_with_caller_id_not_allowed": rule["violations"],
+            "call_ids": rule["call_ids"],
         },
+        rule["violations"],
+        rule["unverifiable"],
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from dialer.compliance_report.checks.registry import Context, Requirement, check, requirement
+from dialer.compliance_report.checks.registry import (
+    Context,
+    Requirement,
+    check,
+    dial_rule,
+    requirement,
+)
 from dialer.compliance_report.figures import MAX_EXAMPLES
 
 
@@ -31,16 +37,23 @@ async def c3_consent_records(ctx: Context) -> Requirement:
 @check("C4", "Retention")
 async def c4_retention(ctx: Context) -> Requirement:
     evidence = ctx.store.evidence
+    listed = dial_rule(ctx, "company-dnc")
     return requirement(
         "C4",
         "evidence kept 5 years after the last call relying on it (every allowed call's "
-        "consent still found, see C20); purge removes only what is past retention",
+        "consent still found, see C20); purge removes only what is past retention and "
+        "leaves a suppression for every revoked number; no call to a number on the "
+        "organisation's DNC list (emergency only with an override)",
         {
             "oldest_consent_obtained_at": await evidence.oldest_consent_obtained_at(),
             "last_purge_at": await evidence.last_audit_at("purge"),
             "purges_in_period": ctx.kinds["purge"],
             "company_dnc_entries": await evidence.company_dnc_entries(),
+            "calls_to_company_dnc": listed["violations"],
+            "call_ids": listed["call_ids"],
         },
+        listed["violations"],
+        listed["unverifiable"],
     )
 
 
@@ -60,6 +73,8 @@ async def c5_channels(ctx: Context) -> Requirement:
 async def c6_immediate_effect(ctx: Context) -> Requirement:
     effect = ctx.data["revocations"]
     nxt = effect["next_attempt"]
+    revoked = dial_rule(ctx, "revoked-emergency")
+    claimed = dial_rule(ctx, "override-claimed")
     return requirement(
         "C6",
         "a revocation blocks the very next attempt of every campaign; emergency only "
@@ -73,8 +88,14 @@ async def c6_immediate_effect(ctx: Context) -> Requirement:
                 1 for a in ctx.attempts if a.reason == "emergency-override"
             ),
             "seconds_received_to_recorded": effect["seconds_received_to_recorded"],
+            "emergency_calls_to_revoked_without_override": revoked["violations"],
+            "calls_marked_overridden_without_override": claimed["violations"],
+            "call_ids": (nxt["call_ids"] + revoked["call_ids"] + claimed["call_ids"])[
+                :MAX_EXAMPLES
+            ],
         },
-        nxt["allowed_in_violation"],
+        nxt["allowed_in_violation"] + revoked["violations"] + claimed["violations"],
+        revoked["unverifiable"] + claimed["unverifiable"],
     )
 
 
@@ -88,8 +109,10 @@ async def c7_scope(ctx: Context) -> Requirement:
         {
             "blocked_as_revoked_by_purpose": dict(revoked_by_purpose),
             "calls_without_required_consent": consent["count"],
+            "calls_whose_consent_could_not_be_checked": consent["unverifiable"],
         },
         consent["count"],
+        consent["unverifiable"],
     )
 
 

@@ -8,7 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dialer.compliance_report.checks.registry import Context, Requirement, check, requirement
+from dialer.compliance_report.checks.registry import (
+    Context,
+    Requirement,
+    check,
+    dial_rule,
+    requirement,
+)
 from dialer.errors import StoreError
 
 #: C18 plaintext scan: at most this many numbers are looked for, in files up to this size
@@ -20,27 +26,39 @@ _DIGIT_RUN = re.compile(rb"\d{7,}")
 @check("C16", "Wrong party")
 async def c16_wrong_party(ctx: Context) -> Requirement:
     evidence = ctx.store.evidence
+    rule = dial_rule(ctx, "wrong-party")
     return requirement(
         "C16",
-        "wrong-number keypress or repeated unallocated result suppresses the number",
+        "wrong-number keypress or repeated unallocated result suppresses the number; "
+        "no call to a number suppressed for review",
         {
             "wrong_party_suppressions": await evidence.wrong_party_suppressions(),
             "contacts_for_review": await evidence.contacts_for_review(),
             "blocked_wrong_party": ctx.blocked_by["wrong-party"],
+            "calls_to_wrong_party_numbers": rule["violations"],
+            "call_ids": rule["call_ids"],
         },
+        rule["violations"],
+        rule["unverifiable"],
     )
 
 
 @check("C17", "Erasure")
 async def c17_erasure(ctx: Context) -> Requirement:
+    rule = dial_rule(ctx, "erased")
     return requirement(
         "C17",
-        "erasure removes personal data, keeps a keyed-hash suppression",
+        "erasure removes personal data, keeps a keyed-hash suppression; no call to an "
+        "erased number",
         {
             "erasures_in_period": ctx.kinds["erasure"],
             "erased_suppressions": len(ctx.erased),
             "blocked_erased": ctx.blocked_by["erased"],
+            "calls_to_erased_numbers": rule["violations"],
+            "call_ids": rule["call_ids"],
         },
+        rule["violations"],
+        rule["unverifiable"],
     )
 
 
@@ -80,9 +98,16 @@ async def c18_plaintext_scan(ctx: Context) -> Requirement:
 @check("C19", "Tamper-evident audit")
 async def c19_audit_chain(ctx: Context) -> Requirement:
     chain = ctx.data["audit_chain"]
+    kept = ctx.data["gate_facts"]
     return requirement(
         "C19",
-        "hash-chained audit log verified",
-        {"entries": chain["entries"], "entries_in_period": sum(ctx.kinds.values())},
-        0 if chain["ok"] else 1,
+        "hash-chained audit log, its sealed head and every bound data row verified; "
+        "the facts kept with each attempt verify against their MAC",
+        {
+            "entries": chain["entries"],
+            "entries_in_period": sum(ctx.kinds.values()),
+            "attempt_facts_failing_mac": kept["failing_mac"],
+            "call_ids": kept["call_ids"],
+        },
+        (0 if chain["ok"] else 1) + kept["failing_mac"],
     )

@@ -3,7 +3,9 @@
 A check gets the ``Context`` (the period's rows and the recomputed figures)
 and returns its requirement row: the evidence the store holds, the figures,
 and a status. ``ok`` and ``violation`` mean the rule was checked; ``evidence``
-means figures only (proven by validators and tests, ``pytest -k cN_``).
+means figures only (proven by validators and tests, ``pytest -k cN_``);
+``unverified`` means some call could not be checked against the rule (a
+finding, never a pass).
 Register a check with ``@check("C7", "Scope")``; the report runs every
 registered check in C-number order, and a test checks that C1-C20 are all there.
 """
@@ -71,11 +73,28 @@ def checks() -> list[Check]:
     return sorted(REGISTRY.values(), key=lambda c: c.number)
 
 
+def dial_rule(ctx: Context, rule: str) -> dict[str, Any]:
+    """One rule of the dial-time re-check (``dialtime``), for every placed call."""
+    found: dict[str, Any] = ctx.data["dial_time"]["rules"][rule]
+    return found
+
+
 def requirement(
-    cid: str, evidence: str, figures: dict[str, Any], violations: int | None = None
+    cid: str,
+    evidence: str,
+    figures: dict[str, Any],
+    violations: int | None = None,
+    unverifiable: int = 0,
 ) -> Requirement:
-    """One requirement row. ``violations``: None = evidence only, else checked."""
-    status = "evidence" if violations is None else ("violation" if violations else "ok")
+    """One requirement row. ``violations``: None = evidence only, else checked;
+    ``unverifiable``: calls the rule could not be decided for (a finding: the
+    status is ``unverified``, never ``ok``)."""
+    if violations:
+        status = "violation"
+    elif unverifiable:
+        status = "unverified"
+    else:
+        status = "evidence" if violations is None else "ok"
     return {
         "id": cid,
         "title": REGISTRY[cid].title,
