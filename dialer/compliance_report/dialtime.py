@@ -43,6 +43,7 @@ from dialer.model.evidence import (
     RevocationRecord,
 )
 from dialer.store.db import parse_ts
+from dialer.store.rows import BOUND_ROWS
 from dialer.store.store import Store
 
 RULES = (
@@ -194,7 +195,7 @@ async def load(
         if e.kind == "override":
             overrides.setdefault(str(e.payload.get("campaign")), []).append(e.at)
         elif e.kind == "purge":
-            for table, key, _mac in e.payload.get("rows", {}).get("-", []):
+            for table, key, _mac in e.payload.get(BOUND_ROWS, {}).get("-", []):
                 if table == "dnc_company":
                     dnc_removed[str(key)] = e.at
     callers = [e for e in log if e.kind.startswith("caller-id")]

@@ -10,7 +10,7 @@ tail is detected even when the head was rewritten to match it. Every write
 checks the seal before it appends: a tampered store is never written to.
 Operators can copy the head elsewhere for an external anchor.
 
-An entry that adds or removes data rows names them in ``payload["rows"]``
+An entry that adds or removes data rows names them in ``payload["bound_rows"]``
 (``dialer.store.rows``): ``audit verify`` compares rows and log both ways.
 
 Payloads never hold a plaintext number (C18): only the keyed hash.

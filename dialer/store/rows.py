@@ -57,6 +57,8 @@ BOUND: dict[str, BoundTable] = {
     )
 }
 NATIONAL = "dnc_national"
+#: the audit payload field naming the bound rows an entry added ("+") and removed ("-")
+BOUND_ROWS = "bound_rows"
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,7 @@ async def replace_national(
 def rows_payload(
     added: Iterable[BoundRow | None] = (), removed: Iterable[BoundRow | None] = ()
 ) -> dict[str, Any]:
-    """The ``rows`` field of an audit entry: what the change added and removed."""
+    """The ``bound_rows`` field of an audit entry: what the change added and removed."""
     payload: dict[str, Any] = {}
     plus = [r.json() for r in added if r is not None]
     minus = [r.json() for r in removed if r is not None]
@@ -346,4 +348,4 @@ def rows_payload(
         payload["+"] = plus
     if minus:
         payload["-"] = minus
-    return {"rows": payload} if payload else {}
+    return {BOUND_ROWS: payload} if payload else {}

@@ -70,9 +70,9 @@ class _Log:
             self.national = list(json.loads(payload_text)["national"])
             self.national_seq = seq
             return
-        if '"rows":' not in payload_text:
+        if f'"{rows.BOUND_ROWS}":' not in payload_text:
             return
-        changes = json.loads(payload_text).get("rows", {})
+        changes = json.loads(payload_text).get(rows.BOUND_ROWS, {})
         for table, key, mac in changes.get("-", []):
             account = self.tables[table]
             if account.live.get(key, ("", 0))[0] == mac:
