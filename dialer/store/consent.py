@@ -343,5 +343,5 @@ def _consent_payload(
         "contact": values["contact_sealed"] is not None,
         "batch": values["batch_id"],
         "by": recorded_by,
-        **rows.rows_payload(added=[bound]),
+        rows.BOUND_ROWS: {"+": [[bound.table, bound.key, bound.mac]]},
     }

@@ -89,11 +89,15 @@ def _text(value: Any) -> str:
 def canonical(table: str, columns: Sequence[str], values: Mapping[str, Any]) -> bytes:
     """What a row's MAC covers: the table, then ``name=len:text|`` per non-NULL column."""
     parts = [table, "|"]
+    append = parts.append
     for name in columns:
         value = values[name]
-        if value is not None:
-            text = _text(value)
-            parts.append(f"{name}={len(text)}:{text}|")
+        if value is None:
+            continue
+        # str and int first: a bulk import computes this for every row
+        kind = type(value)
+        text = value if kind is str else str(value) if kind is int else _text(value)
+        append(f"{name}={len(text)}:{text}|")
     return "".join(parts).encode()
 
 
@@ -255,12 +259,11 @@ def prepare(
     spec = BOUND[table]
     params: list[tuple[Any, ...]] = []
     bound: list[BoundRow] = []
+    if many and (missing := [c for c in cols if c not in many[0]]):
+        raise ValueError(f"a row of {table} lacks {missing} (bound rows name every column)")
     for values in many:
-        missing = [c for c in cols if c not in values]
-        if missing:
-            raise ValueError(f"a row of {table} lacks {missing} (bound rows name every column)")
-        mac = row_mac(sealer, table, cols, values)
-        params.append((*(values[c] for c in cols), mac))
+        mac = sealer.row_mac(canonical(table, cols, values))
+        params.append((*[values[c] for c in cols], mac))
         bound.append(BoundRow(table, key_of(spec, values), mac))
     return Prepared(table, tuple(cols), params, bound)
 
