@@ -192,7 +192,7 @@ async def _run_foreground(
         view(event)
         progress(event)
 
-    async with open_store(cfg) as store:
+    async with open_store(cfg, dial=True) as store:
         # issue 14: refused before Asterisk is even contacted (the runner checks again)
         await require_approval(store, cfg, await store.campaigns.get(name))
         async with Engine(cfg, store) as engine:

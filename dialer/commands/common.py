@@ -56,14 +56,17 @@ def settings(*, json_logs_off_terminal: bool = False) -> Settings:
 
 
 @asynccontextmanager
-async def open_store(cfg: Settings, *, write: bool = False) -> AsyncIterator[Store]:
+async def open_store(
+    cfg: Settings, *, write: bool = False, dial: bool = False
+) -> AsyncIterator[Store]:
     """The store, its key checked. ``write``: the command changes evidence (consent,
-    lists, campaigns): it first runs the start-up integrity check, so nothing is
-    ever written to a store that was tampered with (C19)."""
+    lists, campaigns); ``dial``: it is about to dial. Either runs the start-up
+    integrity check first, so nothing is ever written to, or dialled from, a store
+    that was tampered with (C19)."""
     store = await Store.open(cfg.store.path, cfg.store.key_file)
     try:
-        if write:
-            await store.check_integrity(action="write")
+        if write or dial:
+            await store.check_integrity(action="dial" if dial else "write")
         yield store
     finally:
         await store.close()

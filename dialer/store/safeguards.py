@@ -18,6 +18,7 @@ from dialer.errors import InputError, NotFoundError
 from dialer.model.safeguards import Approval, CampaignOrigin, ListFingerprint
 from dialer.store import audit
 from dialer.store.db import Clock, Database, parse_ts, ts
+from dialer.store.sealed import CONTACT_FIELDS
 
 
 class SafeguardStore:
@@ -40,13 +41,19 @@ class SafeguardStore:
         """The list's fingerprint now (fields decrypted, so a re-import of the same
         data gives the same fingerprint although the ciphertext differs)."""
         rows = await self.db.fetchall(
-            "SELECT external_id, number_hash, language, fields_sealed FROM contacts "
+            "SELECT external_id, number_hash, language, fields_sealed, id FROM contacts "
             "WHERE list_id = ? ORDER BY external_id, number_hash",
             (list_id,),
         )
         digest = hashlib.sha256()
-        for external_id, number_hash, language, fields_sealed in rows:
-            fields = self.sealer.open(fields_sealed) if isinstance(fields_sealed, bytes) else "{}"
+        for external_id, number_hash, language, fields_sealed, contact_id in rows:
+            fields = (
+                self.sealer.open_field(
+                    fields_sealed, CONTACT_FIELDS.table, CONTACT_FIELDS.column, contact_id
+                )
+                if isinstance(fields_sealed, bytes)
+                else "{}"
+            )
             canonical = json.dumps(json.loads(fields), sort_keys=True, ensure_ascii=False)
             digest.update(
                 json.dumps([external_id, number_hash, language, canonical]).encode() + b"\n"

@@ -67,5 +67,7 @@ for _table, _column in (
     ("contacts", "number_hash"),
     ("campaigns", "caller_id_hash"),
     ("attempts", "number_hash"),
+    # ``Sealer.index`` of a contact list's digest (preflight): re-indexed like a number
+    ("campaign_list_fingerprints", "fingerprint"),
 ):
     index_column(_table, _column)

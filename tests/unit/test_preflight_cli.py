@@ -53,7 +53,7 @@ def cli(tmp_path: Path) -> Cli:
         "--org",
         "Springfield Public Schools",
         "--callback",
-        "+12125550100",
+        "+12125550111",  # C11: not the caller ID (the dialer's own line)
         "--hotline",
         "+12125550199",
     )
