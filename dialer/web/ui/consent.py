@@ -102,7 +102,12 @@ async def import_file(request: Request, session: Session, form: Form) -> Respons
     if file is None:
         raise InputError("Choose a consent file (CSV).", field="file")
     count = await import_consents(
-        ctx.settings, ctx.store, file, session.user.name, shown_name=form.names["file"]
+        ctx.settings,
+        ctx.store,
+        file,
+        session.user.name,
+        shown_name=form.names["file"],
+        no_contact=form.flag("no_contact"),  # C3: rows that name nobody, said so
     )
     return await _page(
         request, session, done=f"Imported {count} consent records from {form.names['file']}."
