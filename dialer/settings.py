@@ -106,6 +106,9 @@ class AgiSettings:
     port: int = DEFAULT_AGI_PORT
     #: address Asterisk uses to reach us (differs from ``host`` behind NAT)
     advertise: str = ""
+    #: FastAGI connections allowed at once; past it new ones are closed at once
+    #: (0: engine.max_concurrent plus headroom, see telephony.fastagi.session_cap)
+    max_sessions: int = 0
 
 
 @dataclass(frozen=True)
@@ -409,6 +412,10 @@ def _validate(section: str, obj: Any) -> None:
     if isinstance(obj, LoggingSettings) and not 0.5 <= obj.progress_seconds <= 3600:
         raise ConfigError(
             f"settings: logging.progress_seconds must be 0.5-3600, got {obj.progress_seconds}"
+        )
+    if isinstance(obj, AgiSettings) and not 0 <= obj.max_sessions <= 100_000:
+        raise ConfigError(
+            f"settings: agi.max_sessions must be 0 (automatic) to 100000, got {obj.max_sessions}"
         )
     if isinstance(obj, EngineSettings):
         if obj.max_concurrent < 1:

@@ -20,7 +20,7 @@ from dialer.errors import TelephonyError
 from dialer.settings import Settings
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
-from dialer.telephony.fastagi import FastAgiServer
+from dialer.telephony.fastagi import FastAgiServer, session_cap
 
 log = structlog.get_logger("dialer.engine")
 
@@ -42,6 +42,7 @@ class Engine:
             {"broadcast": broadcast_route(self.registry, store)},
             settings.agi.host,
             settings.agi.port,
+            max_sessions=settings.agi.max_sessions or session_cap(settings.engine.max_concurrent),
         )
         self.messages = MessagePlanner(settings, store)
 
@@ -88,6 +89,8 @@ class Engine:
             "port": port,
             "active_sessions": self.agi.active_sessions,
             "sessions_started": self.agi.sessions_started,
+            "max_sessions": self.agi.max_sessions,
+            "sessions_refused": self.agi.sessions_refused,
         }
 
     async def run_campaign(

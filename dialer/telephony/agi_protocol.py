@@ -45,6 +45,7 @@ from dialer.errors import TelephonyError
 
 __all__ = [
     "MAX_COMMAND_BYTES",
+    "MAX_ENV_BYTES",
     "MAX_ENV_LINES",
     "AgiEnvironment",
     "AgiProtocolError",
@@ -66,6 +67,17 @@ MAX_COMMAND_BYTES = 2046
 #: Asterisk sends ~25 variables plus the arguments (at most 127); anything far
 #: beyond that is not Asterisk
 MAX_ENV_LINES = 512
+#: the whole environment block in bytes. Asterisk's is ~1 KiB (variables of at
+#: most 80-odd characters, arguments from one dialplan line); without a bound,
+#: 512 lines of 16 KiB let 20 connections hold 170 MB (issue 8 item 1)
+MAX_ENV_BYTES = 32 * 1024
+#: a ``result=`` token longer than this is not Asterisk (GET DATA's digits fill
+#: at most its 1024-byte buffer, res_agi.c handle_getdata)
+MAX_RESULT_CHARS = 1024
+#: digits of a number we read as an integer (result codes, endpos: 64-bit
+#: sample offsets). Python refuses to parse > 4300 digits at all (ValueError),
+#: which once killed a session's reader task.
+MAX_INT_DIGITS = 19
 
 HANGUP_LINE = "HANGUP"
 
@@ -185,10 +197,14 @@ def parse_environment(block: bytes | str) -> AgiEnvironment:
     """
     text = block if isinstance(block, str) else block.decode("utf-8", errors="replace")
     pairs: list[tuple[str, str]] = []
+    size = 0
     # the last piece after the final "\n" is an unterminated line: never the end
     for line in text.split("\n")[:-1]:
         if len(pairs) > MAX_ENV_LINES:
             raise AgiProtocolError(f"AGI environment has more than {MAX_ENV_LINES} lines")
+        size += len(line.encode("utf-8", errors="replace")) + 1
+        if size > MAX_ENV_BYTES:
+            raise AgiProtocolError(f"AGI environment is larger than {MAX_ENV_BYTES} bytes")
         pair = parse_env_line(line)
         if pair is None:
             return environment_from_pairs(pairs)
@@ -243,10 +259,23 @@ _INT = re.compile(r"-?\d+")
 _CODE = re.compile(r"^(?P<code>\d{3})(?P<sep>[ -]|$)(?P<rest>.*)$", re.DOTALL)
 
 
-def _to_int(token: str | None) -> int | None:
+def _to_int(token: str | None, what: str = "number") -> int | None:
+    """An integer token; None when it is not one. Raises AgiProtocolError for a
+    number longer than any Asterisk writes (never a bare ValueError)."""
     if token is None or not _INT.fullmatch(token):
         return None
+    if len(token.lstrip("-")) > MAX_INT_DIGITS:
+        raise AgiProtocolError(f"AGI reply {what} has {len(token)} digits: not Asterisk")
     return int(token)
+
+
+def _result_int(token: str) -> int | None:
+    """``result=``: an integer code, or GET DATA's digits (kept in result_text only)."""
+    if len(token) > MAX_RESULT_CHARS:
+        raise AgiProtocolError(f"AGI reply result has {len(token)} characters: not Asterisk")
+    if _INT.fullmatch(token) and len(token.lstrip("-")) > MAX_INT_DIGITS:
+        return None  # many digits typed into GET DATA: text, not a code
+    return _to_int(token, "result")
 
 
 def parse_reply_line(line: bytes | str) -> AgiReply:
@@ -260,10 +289,10 @@ def parse_reply_line(line: bytes | str) -> AgiReply:
         if m is None:  # pragma: no cover - the pattern matches every such line
             raise AgiProtocolError(f"unreadable AGI reply: {_clip(text)!r}")
         data = m.group("data")
-        endpos = _to_int(m.group("endpos"))
+        endpos = _to_int(m.group("endpos"), "endpos")
         return AgiReply(
             code=200,
-            result=_to_int(m.group("result")),
+            result=_result_int(m.group("result")),
             data=data,
             endpos=endpos,
             result_text=m.group("result"),
@@ -276,7 +305,7 @@ def parse_reply_line(line: bytes | str) -> AgiReply:
     result = None
     if rest.startswith("result="):
         token, _, rest = rest.partition(" ")
-        result = _to_int(token[len("result=") :])
+        result = _result_int(token[len("result=") :])
     return AgiReply(code=int(m.group("code")), result=result, message=rest.strip())
 
 

@@ -13,8 +13,22 @@ name Asterisk asks for (``AGI(agi://host:4573/<route>,args)``).
 
 Guarantees:
 
+- at most ``max_sessions`` connections at once (default: the engine's
+  ``max_concurrent`` plus headroom, :func:`session_cap`); past the cap a new
+  connection is closed at once, calls in progress are unaffected, and one
+  warning is logged per burst, not one per connection (issue 8 item 1: 245
+  idle connections once exhausted the file descriptors and wrote ~75 MB of
+  accept errors);
 - a connection that sends no header (a port probe), garbage, or stalls is
-  closed after ``header_timeout`` and never holds up anyone else;
+  closed after ``header_timeout``; an environment block larger than
+  ``MAX_ENV_BYTES`` is refused while it is read;
+- a peer that goes silent after its header is dropped after
+  ``quick_reply_timeout`` on any command Asterisk answers at once (ANSWER,
+  GET VARIABLE, HANGUP ...); only commands that play or wait for audio get
+  the long ``command_timeout``;
+- a reply that arrives when no command was sent, or that cannot be parsed
+  (a ``result=`` of thousands of digits), is a protocol error that ends that
+  session, never a queued answer or a dead reader task;
 - each session has one background reader: replies are queued in order and
   ``HANGUP`` lines only set :attr:`AgiSession.hung_up`, so the reply to the
   command in flight is never mistaken for another command's;
@@ -30,6 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import resource
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +53,7 @@ import structlog
 from dialer.errors import AgiServerError
 from dialer.settings import DEFAULT_AGI_PORT
 from dialer.telephony.agi_protocol import (
+    MAX_ENV_BYTES,
     MAX_ENV_LINES,
     AgiEnvironment,
     AgiProtocolError,
@@ -52,22 +68,61 @@ from dialer.telephony.agi_protocol import (
 __all__ = [
     "DEFAULT_COMMAND_TIMEOUT",
     "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_QUICK_REPLY_TIMEOUT",
     "AgiSession",
     "CallHungUp",
     "FastAgiServer",
     "GetDataResult",
     "Handler",
     "StreamResult",
+    "session_cap",
 ]
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_HEADER_TIMEOUT = 5.0
+#: Asterisk writes the whole environment block as soon as it has connected
+DEFAULT_HEADER_TIMEOUT = 3.0
 #: STREAM FILE blocks until the prompt ends; recordings may be 300 s long
 #: (AudioSettings.max_seconds), so a reply may legitimately take that long
 DEFAULT_COMMAND_TIMEOUT = 330.0
+#: every other command is answered at once by res_agi (ANSWER, GET/SET VARIABLE,
+#: HANGUP, VERBOSE): a peer silent for this long is not a working Asterisk
+DEFAULT_QUICK_REPLY_TIMEOUT = 5.0
+#: commands whose reply comes only after audio played or a caller pressed keys
+_SLOW_VERBS = frozenset(
+    {
+        "STREAM FILE",
+        "CONTROL STREAM FILE",
+        "GET OPTION",
+        "GET DATA",
+        "WAIT FOR DIGIT",
+        "SAY DIGITS",
+        "SAY NUMBER",
+        "SAY ALPHA",
+        "SAY PHONETIC",
+        "SAY DATE",
+        "SAY TIME",
+        "SAY DATETIME",
+        "EXEC",
+        "RECORD FILE",
+        "RECEIVE CHAR",
+        "RECEIVE TEXT",
+        "SPEECH RECOGNIZE",
+    }
+)
 #: longest line we accept from Asterisk (an environment value, a 520 usage line)
 MAX_LINE_BYTES = 16 * 1024
+#: sessions allowed when no engine settings say otherwise (tests, doctor)
+DEFAULT_MAX_SESSIONS = 100
+
+
+def session_cap(max_concurrent: int) -> int:
+    """FastAGI sessions to allow for an engine placing ``max_concurrent`` calls.
+
+    One session per answered call, plus headroom for a session still closing
+    while the next call on its slot is answered (a quarter, at least 10).
+    """
+    return max_concurrent + max(10, max_concurrent // 4)
 
 
 class CallHungUp(Exception):
@@ -119,15 +174,21 @@ class AgiSession:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        quick_reply_timeout: float = DEFAULT_QUICK_REPLY_TIMEOUT,
     ) -> None:
         self.env = env
         self._reader = reader
         self._writer = writer
         self._command_timeout = command_timeout
+        self._quick_timeout = min(quick_reply_timeout, command_timeout)
         self._replies: asyncio.Queue[_ReplyItem] = asyncio.Queue()
         self._lock = asyncio.Lock()
         self._hung_up = False
         self._closed = False
+        #: a command was sent and its reply has not come yet
+        self._awaiting = False
+        #: the protocol broke (a reply nobody asked for, an unreadable line)
+        self._failure: AgiProtocolError | None = None
         self.hangup_event = asyncio.Event()
         self._reader_task: asyncio.Task[None] | None = None
 
@@ -152,8 +213,7 @@ class AgiSession:
             except (ConnectionError, OSError):
                 line = b""
             except ValueError:  # line longer than the stream limit
-                self._replies.put_nowait(AgiProtocolError("AGI reply line too long"))
-                self._mark_hung_up()
+                self._break(AgiProtocolError("AGI reply line too long"))
                 return
             if not line:
                 self._mark_hung_up()
@@ -162,12 +222,30 @@ class AgiSession:
             try:
                 item = assembler.feed(line)
             except AgiProtocolError as exc:
-                self._replies.put_nowait(exc)
-                continue
+                self._break(exc)
+                return
+            except Exception as exc:  # the reader must never die silently
+                self._break(AgiProtocolError(f"unreadable AGI reply: {exc}"))
+                return
             if isinstance(item, HangupNotice):
                 self._mark_hung_up()
             elif item is not None:
+                if not self._awaiting:
+                    # Asterisk answers commands, it never volunteers a reply: a
+                    # queued one would be taken as the answer to the next command
+                    self._break(AgiProtocolError("AGI reply received before any command was sent"))
+                    return
+                self._awaiting = False
                 self._replies.put_nowait(item)
+
+    def _break(self, error: AgiProtocolError) -> None:
+        """A protocol error ends the session: pairing of commands and replies is lost."""
+        if self._failure is None:
+            self._failure = error
+            log.warning("fastagi.protocol_error", error=str(error))
+        self._replies.put_nowait(error)
+        self._mark_hung_up()
+        self._writer.close()
 
     def _mark_hung_up(self) -> None:
         if not self._hung_up:
@@ -175,6 +253,11 @@ class AgiSession:
             self.hangup_event.set()
 
     # -- low level ------------------------------------------------------------
+
+    @property
+    def failure(self) -> AgiProtocolError | None:
+        """The protocol error that ended this session, if one did."""
+        return self._failure
 
     @property
     def hung_up(self) -> bool:
@@ -190,26 +273,28 @@ class AgiSession:
         (the session is then unusable and closed, since pairing is lost).
         """
         line = build_command(verb, *args)
+        timeout = self._command_timeout if verb.upper() in _SLOW_VERBS else self._quick_timeout
         async with self._lock:
+            if self._failure is not None:
+                raise self._failure
             if self._closed:
                 raise CallHungUp(f"AGI session closed before {verb}")
             if self._hung_up:
                 raise CallHungUp(f"channel hung up before {verb}")
+            self._awaiting = True
             try:
                 self._writer.write(line.encode("utf-8") + b"\n")
-                await asyncio.wait_for(self._writer.drain(), self._command_timeout)
+                await asyncio.wait_for(self._writer.drain(), timeout)
             except (ConnectionError, OSError, TimeoutError) as exc:
                 self._mark_hung_up()
                 raise CallHungUp(f"AGI connection lost while sending {verb}") from exc
             try:
-                item = await asyncio.wait_for(self._replies.get(), self._command_timeout)
+                item = await asyncio.wait_for(self._replies.get(), timeout)
             except TimeoutError:
                 self._closed = True
                 self._mark_hung_up()
                 self._writer.close()
-                raise AgiProtocolError(
-                    f"no reply to AGI {verb} within {self._command_timeout:g} s"
-                ) from None
+                raise AgiProtocolError(f"no reply to AGI {verb} within {timeout:g} s") from None
         if isinstance(item, _Eof):
             raise CallHungUp(f"Asterisk closed the AGI connection during {verb}")
         if isinstance(item, AgiProtocolError):
@@ -338,17 +423,27 @@ class FastAgiServer:
         *,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        quick_reply_timeout: float = DEFAULT_QUICK_REPLY_TIMEOUT,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
+        if max_sessions < 1:
+            raise AgiServerError(f"FastAGI max_sessions must be at least 1, got {max_sessions}")
         self.routes = dict(routes)
         self.host = host
         self.port = port
         self.header_timeout = header_timeout
         self.command_timeout = command_timeout
+        self.quick_reply_timeout = quick_reply_timeout
+        self.max_sessions = max_sessions
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[object]] = set()
         #: counters for health checks and tests
         self.sessions_started = 0
         self.sessions_rejected = 0
+        #: connections closed at once because ``max_sessions`` were open
+        self.sessions_refused = 0
+        #: refusals in the current burst (0: no burst going on)
+        self._burst_refused = 0
 
     @property
     def bound_port(self) -> int:
@@ -363,6 +458,7 @@ class FastAgiServer:
         return len(self._tasks)
 
     async def start(self) -> None:
+        _ensure_file_descriptors(self.max_sessions)
         where = f"{self.host}:{self.port}"
         try:
             self._server = await asyncio.start_server(
@@ -378,10 +474,16 @@ class FastAgiServer:
             else:
                 msg = f"cannot listen on FastAGI port {where}: {exc.strerror or exc}"
             raise AgiServerError(msg) from exc
-        log.info("fastagi.listening", host=self.host, port=self.bound_port)
+        log.info(
+            "fastagi.listening",
+            host=self.host,
+            port=self.bound_port,
+            max_sessions=self.max_sessions,
+        )
 
     async def stop(self) -> None:
         """Stop listening and cancel every running session."""
+        self._end_burst()
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -403,6 +505,10 @@ class FastAgiServer:
     # -- per connection --------------------------------------------------------
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self._tasks) >= self.max_sessions:
+            self._refuse(writer)
+            return
+        self._end_burst()
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -415,6 +521,25 @@ class FastAgiServer:
         finally:
             if task is not None:
                 self._tasks.discard(task)
+
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        """Past the cap: close at once (RST, no lingering socket), warn once per burst."""
+        self.sessions_refused += 1
+        if self._burst_refused == 0:
+            log.warning(
+                "fastagi.session_cap_reached",
+                max_sessions=self.max_sessions,
+                hint="new FastAGI connections are closed until sessions end; calls in "
+                "progress are unaffected (raise agi.max_sessions if Asterisk needs more)",
+            )
+        self._burst_refused += 1
+        transport = writer.transport
+        transport.abort()
+
+    def _end_burst(self) -> None:
+        if self._burst_refused:
+            log.warning("fastagi.session_cap_burst_over", refused=self._burst_refused)
+            self._burst_refused = 0
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer(writer)
@@ -437,7 +562,7 @@ class FastAgiServer:
             return
 
         self.sessions_started += 1
-        session = AgiSession(env, reader, writer, self.command_timeout)
+        session = AgiSession(env, reader, writer, self.command_timeout, self.quick_reply_timeout)
         session._start()
         route = env.network_script
         with structlog.contextvars.bound_contextvars(call_id=env.call_id, agi_route=route):
@@ -445,7 +570,7 @@ class FastAgiServer:
                 handler = self.routes.get(route)
                 if handler is None:
                     log.warning("fastagi.unknown_route", known=sorted(self.routes))
-                    await _quiet(asyncio.wait_for(session.hangup(), self.header_timeout))
+                    await _quiet(session.hangup())
                     return
                 log.debug("fastagi.session_start")
                 await handler(session)
@@ -453,7 +578,8 @@ class FastAgiServer:
             except CallHungUp as exc:
                 log.info("fastagi.call_hung_up", detail=str(exc))
             except AgiProtocolError as exc:
-                log.warning("fastagi.protocol_error", error=str(exc))
+                if session.failure is not exc:  # a broken session logged it already
+                    log.warning("fastagi.protocol_error", error=str(exc))
             except Exception:
                 log.exception("fastagi.handler_failed")
             finally:
@@ -463,6 +589,7 @@ class FastAgiServer:
 async def _read_environment(reader: asyncio.StreamReader) -> AgiEnvironment | None:
     """Read the ``agi_*`` block; ``None`` when the peer closed before sending anything."""
     pairs: list[tuple[str, str]] = []
+    size = 0
     while True:
         try:
             line = await reader.readline()
@@ -474,6 +601,9 @@ async def _read_environment(reader: asyncio.StreamReader) -> AgiEnvironment | No
             if not pairs and not line.strip():
                 return None
             raise AgiProtocolError("connection closed inside the AGI environment block")
+        size += len(line)
+        if size > MAX_ENV_BYTES:
+            raise AgiProtocolError(f"AGI environment is larger than {MAX_ENV_BYTES} bytes")
         pair = parse_env_line(line)
         if pair is None:
             if not pairs:
@@ -493,6 +623,32 @@ async def _close_writer(writer: asyncio.StreamWriter) -> None:
 async def _quiet(aw: Awaitable[None]) -> None:
     with contextlib.suppress(CallHungUp, AgiProtocolError, TimeoutError):
         await aw
+
+
+def _ensure_file_descriptors(max_sessions: int) -> None:
+    """Raise the soft open-files limit so ``max_sessions`` can never exhaust it.
+
+    Each session is one socket; the store, AMI, logs and the HTTP server need
+    their own. When the hard limit is too low, say so once instead of failing
+    with EMFILE under load.
+    """
+    needed = 2 * max_sessions + 256
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+            if target > soft:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                soft = target
+        if soft != resource.RLIM_INFINITY and soft < needed:
+            log.warning(
+                "fastagi.few_file_descriptors",
+                limit=soft,
+                needed=needed,
+                hint="raise LimitNOFILE (systemd) or ulimit -n, or lower agi.max_sessions",
+            )
+    except (ValueError, OSError) as exc:  # pragma: no cover - platform without limits
+        log.warning("fastagi.file_descriptor_limit_unknown", error=str(exc))
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -21,61 +21,11 @@ from typing import Any
 import pytest
 import structlog
 from structlog.testing import capture_logs
+from support.agi_peer import CALLER, AsteriskPeer
 
 from dialer.errors import AgiServerError
-from dialer.telephony.agi_protocol import AgiProtocolError, split_command
+from dialer.telephony.agi_protocol import AgiProtocolError
 from dialer.telephony.fastagi import AgiSession, CallHungUp, FastAgiServer, Handler
-
-CALLER = "+12025550123"
-
-
-class AsteriskPeer:
-    """Plays Asterisk's side of one FastAGI connection, byte for byte."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def connect(cls, port: int) -> AsteriskPeer:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        return cls(reader, writer)
-
-    async def send_env(
-        self, script: str = "broadcast", args: tuple[str, ...] = ("call-1",), extra: bytes = b""
-    ) -> None:
-        lines = [
-            "agi_network: yes",
-            f"agi_network_script: {script}",
-            f"agi_request: agi://127.0.0.1/{script}",
-            "agi_channel: Local/dial@dialer-outbound-00000001;1",
-            "agi_language: en",
-            "agi_uniqueid: call-1",
-            f"agi_callerid: {CALLER}",
-            "agi_calleridname: Parent",
-            *(f"agi_arg_{i}: {a}" for i, a in enumerate(args, 1)),
-        ]
-        self.writer.write("\n".join(lines).encode() + b"\n" + extra + b"\n")
-        await self.writer.drain()
-
-    async def expect(self, within: float = 5.0) -> list[str]:
-        """The next command, split the way Asterisk's parse_args splits it."""
-        line = await asyncio.wait_for(self.reader.readline(), within)
-        assert line.endswith(b"\n"), f"connection ended instead of a command: {line!r}"
-        return split_command(line.decode().rstrip("\n"))
-
-    async def reply(self, *lines: str) -> None:
-        self.writer.write("".join(line + "\n" for line in lines).encode())
-        await self.writer.drain()
-
-    async def expect_closed(self, within: float = 5.0) -> None:
-        data = await asyncio.wait_for(self.reader.read(), within)
-        assert data == b"", f"expected the server to close, got {data!r}"
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError, OSError):
-            await self.writer.wait_closed()
 
 
 @contextlib.asynccontextmanager
@@ -480,7 +430,7 @@ async def test_two_hundred_concurrent_sessions() -> None:
         await peer.expect_closed(10)
         await peer.close()
 
-    async with running({"broadcast": route}) as server:
+    async with running({"broadcast": route}, max_sessions=n) as server:
         port = server.bound_port
         start = time.monotonic()
         await asyncio.gather(*(one(i) for i in range(n)))

@@ -6,6 +6,8 @@ feed arbitrary bytes and prove the parsers raise nothing but AgiProtocolError.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -389,3 +391,52 @@ def test_decode_line() -> None:
     assert decode_line(b"abc\r\n") == "abc"
     assert decode_line(b"\xff\n") == "\ufffd"
     assert decode_line("x\n") == "x"
+
+
+# ------------------------------------------------ hostile peers (issue 8 item 1)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "200 result=" + "9" * 5000,  # int() refuses > 4300 digits with a bare ValueError
+        "200 result=-" + "1" * 5000,
+        "200 result=1 endpos=" + "9" * 5000,
+        "200 result=0 endpos=" + "1" * 20,  # no 64-bit sample offset has 20 digits
+        "503 result=" + "2" * 5000 + " Memory allocation failure",
+        "200 result=" + "x" * 2000,  # longer than any GET DATA buffer
+    ],
+    ids=["result", "negative", "endpos", "endpos-20", "error-code", "text"],
+)
+def test_oversize_numbers_are_a_protocol_error(line: str) -> None:
+    with pytest.raises(AgiProtocolError, match="not Asterisk"):
+        parse_reply_line(line)
+    with pytest.raises(AgiProtocolError):
+        ReplyAssembler().feed(line + "\n")
+
+
+def test_get_data_with_many_digits_is_still_read_as_text() -> None:
+    """A caller may type 30 keys into GET DATA: digits, not a result code."""
+    reply = parse_reply_line("200 result=" + "1" * 30)
+    assert reply.result is None and reply.result_text == "1" * 30
+    assert parse_reply_line("200 result=-1").result == -1
+
+
+@given(st.text(alphabet="0123456789-", min_size=1, max_size=6000))
+def test_any_digit_run_parses_or_is_a_protocol_error(digits: str) -> None:
+    for line in (f"200 result={digits}", f"200 result=0 endpos={digits}", f"510 result={digits}"):
+        with contextlib.suppress(AgiProtocolError):
+            parse_reply_line(line)
+
+
+def test_environment_larger_than_the_byte_bound_is_refused() -> None:
+    from dialer.telephony.agi_protocol import MAX_ENV_BYTES
+
+    # a few long lines, each under the per-line limit, together over the block limit
+    value = "y" * 15000
+    block = "".join(f"agi_x{i}: {value}\n" for i in range(3)) + "\n"
+    assert len(block) > MAX_ENV_BYTES
+    with pytest.raises(AgiProtocolError, match="larger than"):
+        parse_environment(block)
+    # Asterisk's own block is far below it
+    assert len(ASTERISK_ENV) < MAX_ENV_BYTES // 20
