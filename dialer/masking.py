@@ -12,8 +12,21 @@ import re
 
 # A run of 7+ digits, optionally led by '+', allowing the separators people
 # write numbers with. Dates (2026-11-23) and times do not reach 7 digits in one
-# run without separators of their own kind, so they are left alone.
-_NUMBER_RUN = re.compile(r"(?<![\w])\+?\d(?:[\d \-().]{5,}\d)(?![\w])")
+# run without separators of their own kind, so they are left alone. Letters or
+# underscores next to the digits do not hide a number ("tel12025550123",
+# "parent_2025550123", "S12025550123x": issue 8 item 3); only digits around it
+# would make it a different, longer run.
+_NUMBER_RUN = re.compile(r"(?<!\d)\+?\d(?:[\d \-().]{5,}\d)(?!\d)")
+#: what the dialer writes itself, left whole so log lines stay traceable: call
+#: ids (uuid4 hex or dashed) and keyed hashes (64 hex digits), random, so a
+#: digit run inside one is never a phone number; and ISO timestamps.
+_OWN_IDS = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-f]{64}|[0-9a-f]{32}"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?![0-9A-Za-z])"
+    # and ISO 8601 timestamps, fractions of a second included (the store's form)
+    r"|(?<!\d)\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?(?!\d)"
+)
 
 
 def mask_number(number: str) -> str:
@@ -44,4 +57,13 @@ def _mask_match(match: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """Mask every phone-number-like run of digits inside free text."""
-    return _NUMBER_RUN.sub(_mask_match, text)
+    if not _OWN_IDS.search(text):
+        return _NUMBER_RUN.sub(_mask_match, text)
+    out: list[str] = []
+    last = 0
+    for match in _OWN_IDS.finditer(text):
+        out.append(_NUMBER_RUN.sub(_mask_match, text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_NUMBER_RUN.sub(_mask_match, text[last:]))
+    return "".join(out)

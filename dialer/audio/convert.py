@@ -33,6 +33,7 @@ from pathlib import Path
 from dialer.audio import analysis, ffmpeg
 from dialer.audio.files import (
     NARROWBAND_RATE,
+    PUBLIC_SOUND_MODE,
     WIDEBAND_RATE,
     Pcm,
     atomic_paths,
@@ -65,6 +66,8 @@ class ConvertPolicy:
     pad_ms: int = DEFAULT_PAD_MS
     #: also write the 16 kHz ``.sln16`` (the shipped prompts skip it to stay small)
     wideband: bool = True
+    #: mode of the files written (TTS renders of names are private: files.private_mode)
+    file_mode: int = PUBLIC_SOUND_MODE
 
 
 DEFAULT_POLICY = ConvertPolicy()
@@ -141,7 +144,7 @@ def convert_recording(
     wav_path = dest_dir / f"{stem}.wav"
     sln16_path = dest_dir / f"{stem}.sln16" if policy.wideband else None
     finals = [wav_path] if sln16_path is None else [wav_path, sln16_path]
-    with atomic_paths(*finals) as temps:
+    with atomic_paths(*finals, mode=policy.file_mode) as temps:
         write_wav(temps[0], Pcm(narrow_out.raw_data, NARROWBAND_RATE))
         if sln16_path is not None:
             temps[1].write_bytes(wide_out.raw_data)

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import wave
 from collections.abc import Iterator
@@ -62,12 +63,32 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: recordings: Asterisk runs as another user and must read them
+PUBLIC_SOUND_MODE = 0o644
+
+
+def private_mode(directory: Path) -> int:
+    """File mode for personal audio (TTS renders of names, previews; C18).
+
+    0600; 0640 when ``directory`` is set-group-ID: scripts/install makes the
+    sounds folder group ``asterisk`` with the setgid bit, so Asterisk (and only
+    its group) can play what the dialer renders there.
+    """
+    try:
+        setgid = bool(directory.stat().st_mode & stat.S_ISGID)
+    except OSError:
+        setgid = False
+    return 0o640 if setgid else 0o600
+
+
 @contextlib.contextmanager
-def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
+def atomic_paths(*finals: Path, mode: int = PUBLIC_SOUND_MODE) -> Iterator[list[Path]]:
     """Temporary paths next to ``finals``; all renamed into place on success.
 
     On any exception every temporary file is removed and no final path is
-    touched, so callers never leave a partial sound set behind.
+    touched, so callers never leave a partial sound set behind. The files get
+    ``mode`` before they appear under their final names (mkstemp makes them
+    0600 meanwhile).
     """
     temps: list[Path] = []
     try:
@@ -78,7 +99,7 @@ def atomic_paths(*finals: Path) -> Iterator[list[Path]]:
             temps.append(Path(name))
         yield temps
         for temp, final in zip(temps, finals, strict=True):
-            os.chmod(temp, 0o644)  # Asterisk runs as another user and must read it
+            os.chmod(temp, mode)
             os.replace(temp, final)
     except OSError as exc:
         raise AudioError(f"cannot write {finals[0].parent}: {exc.strerror}") from exc

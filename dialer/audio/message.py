@@ -176,6 +176,8 @@ class Contact:
 class ResolveContext:
     library: prompts.PromptLibrary
     tts_cache_dir: Path
+    #: keys the TTS cache's file names (Sealer.name_key("tts")): no name is guessable
+    tts_name_key: bytes
     default_language: str = prompts.DEFAULT_LANGUAGE
     #: region for numbers written without a country code (settings.organisation)
     default_region: str = "US"
@@ -246,7 +248,7 @@ def resolve_segment(
         return _seg(segment.kind, f"prompt {src.name!r}", (found.stem,), language, found.language)
     if isinstance(src, TextSource):
         used = _pick(src.texts, language, default, f"text {src.name!r}")
-        wav = tts.render_text(src.texts[used], used, ctx.tts_cache_dir)
+        wav = tts.render_text(src.texts[used], used, ctx.tts_cache_dir, name_key=ctx.tts_name_key)
         return _seg(segment.kind, f"text {src.name!r}", (wav.with_suffix(""),), language, used)
     if isinstance(src, TemplateSource):
         used, text = src.template.text_for(language, default)
@@ -259,7 +261,7 @@ def resolve_segment(
             language=used,
             what=f"template {src.template.name!r}",
         )
-        wav = tts.render_text(spoken, used, ctx.tts_cache_dir)
+        wav = tts.render_text(spoken, used, ctx.tts_cache_dir, name_key=ctx.tts_name_key)
         label = f"template {src.template.name!r}"
         return _seg(segment.kind, label, (wav.with_suffix(""),), language, used)
     return _resolve_number(segment.kind, src, language, ctx)

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dialer.audio import ffmpeg
-from dialer.audio.files import NARROWBAND_RATE, Pcm, atomic_paths, check_playable, write_wav
+from dialer.audio.files import (
+    NARROWBAND_RATE,
+    Pcm,
+    atomic_paths,
+    check_playable,
+    private_mode,
+    write_wav,
+)
 from dialer.audio.message import Contact, Message, ResolveContext, resolve_message
 from dialer.errors import AudioError
 
@@ -36,7 +43,8 @@ def render_preview(file_stems: Sequence[Path | str], out_wav: Path) -> float:
             )
         parts.append(pcm.data)
     out = Pcm(b"".join(parts), NARROWBAND_RATE)
-    with atomic_paths(out_wav) as (tmp,):
+    # what one contact hears (their name, their child's name): personal data, 0600
+    with atomic_paths(out_wav, mode=private_mode(out_wav.parent)) as (tmp,):
         write_wav(tmp, out)
     return out.duration_s
 

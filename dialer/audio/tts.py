@@ -6,13 +6,16 @@ leaves the machine. Each rendering goes through the same conversion as an
 uploaded recording (trim, loudness target, 8 kHz ``.wav`` + 16 kHz
 ``.sln16``), so TTS and recorded segments play at the same level.
 
-Cache: ``<cache_dir>/<language>/<sha256>.wav``, the hash covering engine
-settings, voice and text. File names never contain the text, so a student's
-name or a phone number never appears in a directory listing or in an
-Asterisk log line (C18); the audio itself is personal data and the cache
-directory should be treated like the store. Concurrent renderings of the
-same text are safe: each writes its own temporary file and renames it into
-place (files.atomic_paths); both produce identical content.
+Cache: ``<cache_dir>/<language>/<hmac>.wav``, an HMAC-SHA256 keyed with a
+key derived from the store key (``Sealer.name_key``) over engine settings,
+voice and text. File names never contain the text, so a student's name or a
+phone number never appears in a directory listing or in an Asterisk log line
+(C18), and without the key nobody can confirm a guessed name by hashing it
+(a plain SHA-256 would allow that). The audio itself is personal data: files
+are 0600 (0640 in a set-group-ID folder for Asterisk's group, see
+files.private_mode). Concurrent renderings of the same text are safe: each
+writes its own temporary file and renames it into place (files.atomic_paths);
+both produce identical content.
 
 Text is handed to espeak-ng on stdin, never on the command line, so it does
 not show up in ``ps`` and cannot be mistaken for an option.
@@ -20,7 +23,7 @@ not show up in ``ps`` and cannot be mistaken for an option.
 
 from __future__ import annotations
 
-import hashlib
+import hmac
 import re
 import subprocess
 import tempfile
@@ -28,6 +31,7 @@ import unicodedata
 from pathlib import Path
 
 from dialer.audio.convert import ConvertPolicy, convert_recording
+from dialer.audio.files import private_mode
 from dialer.errors import AudioError
 
 #: espeak-ng voice per language (primary subtag); es-419 is Latin American Spanish,
@@ -70,9 +74,11 @@ def clean_text(text: str) -> str:
     return cleaned
 
 
-def cache_key(text: str, language: str, voice: str, speed: int) -> str:
+def cache_key(text: str, language: str, voice: str, speed: int, name_key: bytes) -> str:
+    if len(name_key) < 16:
+        raise AudioError("text-to-speech cache needs the store's file-name key")
     material = "\0".join((_ENGINE_TAG, language, voice, str(speed), text))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return hmac.digest(name_key, material.encode("utf-8"), "sha256").hex()
 
 
 def render_text(
@@ -80,6 +86,7 @@ def render_text(
     language: str,
     cache_dir: Path,
     *,
+    name_key: bytes,
     voice: str | None = None,
     speed: int = DEFAULT_SPEED_WPM,
     wideband: bool = True,
@@ -97,7 +104,7 @@ def render_text(
             f"no text-to-speech voice for language {tag!r} (have: {', '.join(sorted(VOICES))})"
         )
     cleaned = clean_text(text)
-    key = cache_key(cleaned, tag, chosen, speed)
+    key = cache_key(cleaned, tag, chosen, speed, name_key)
     out_dir = cache_dir / tag
     wav = out_dir / f"{key}.wav"
     if wav.is_file() and (not wideband or wav.with_suffix(".sln16").is_file()):
@@ -112,7 +119,7 @@ def render_text(
                 out_dir,
                 key,
                 max_seconds=float(MAX_TEXT_CHARS),
-                policy=ConvertPolicy(wideband=wideband),
+                policy=ConvertPolicy(wideband=wideband, file_mode=private_mode(out_dir)),
             )
         except AudioError as exc:
             # the message names a temporary file; say what was being spoken instead

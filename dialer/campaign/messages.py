@@ -69,6 +69,7 @@ class MessagePlanner:
                 shipped_dir=shipped,
             ),
             tts_cache_dir=self.sounds_dir / "tts",
+            tts_name_key=store.sealer.name_key("tts"),
             default_language=self.default_language,
             default_region=settings.organisation.default_region,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from dialer.masking import mask_number
+from dialer.masking import mask_number, mask_text
 from dialer.model.outcome import Outcome
 from dialer.store.store import Store
 
@@ -43,14 +43,16 @@ async def campaign_report(store: Store, name: str, *, reveal: bool = False) -> d
         language = latest.language if latest else None
         if language and language != contact.language:
             fallback += 1
+        # a district's id column may itself be a phone number: masked like one (C18)
+        shown = (lambda text: text) if reveal else mask_text
         per_contact.append(
             {
-                "contact": contact.external_id,
+                "contact": shown(contact.external_id),
                 "number": contact.number if reveal else mask_number(contact.number),
                 "outcome": outcome,
                 "attempts": sum(1 for a in history if _placed(a)),
                 "gate": latest.reason if latest else "",
-                "detail": (
+                "detail": shown(
                     latest.detail
                     if latest and not latest.allowed
                     else (latest.note if latest else "")

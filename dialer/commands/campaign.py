@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from dialer.campaign import control
 from dialer.campaign.approval import require_approval
@@ -27,6 +29,7 @@ from dialer.commands.common import (
     print_table,
     run_async,
     settings,
+    write_private,
 )
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.service.progress import CampaignProgress
@@ -243,8 +246,11 @@ def _show_report(report: dict[str, Any], json_out: bool) -> None:
         print_json(report)
         return
     console.print(
-        f"[bold]{report['campaign']}[/] ({report['purpose']}): "
-        f"{report['contacts']} contacts, {report['calls_placed']} calls placed"
+        Text.assemble(
+            (report["campaign"], "bold"),
+            f" ({report['purpose']}): {report['contacts']} contacts, "
+            f"{report['calls_placed']} calls placed",
+        )
     )
     print_table(
         "Outcome per contact",
@@ -269,13 +275,18 @@ def report(
     reveal: bool = typer.Option(
         False, "--reveal", help="With --csv: plaintext numbers (audited with your name)"
     ),
+    out: Path | None = typer.Option(
+        None, "--out", help="With --csv: write to this file, readable by you only (0600)"
+    ),
 ) -> None:
     """Full report: outcome per contact (numbers masked), totals, blocked reasons.
 
-    Example: dialer campaign report snow-day --csv > snow-day.csv
+    Example: dialer campaign report snow-day --csv --out snow-day.csv
     """
     if reveal and not csv_out:
         fail("--reveal only applies to --csv", 2)
+    if out is not None and not csv_out:
+        fail("--out only applies to --csv", 2)
 
     async def body() -> None:
         async with open_store(settings()) as store:
@@ -283,7 +294,11 @@ def report(
                 text = await campaign_report_csv(
                     store, name, reveal_by=operator() if reveal else None
                 )
-                sys.stdout.write(text)
+                if out is not None:
+                    write_private(out, text)  # C18: an export is 0600 from its first byte
+                    console.print(f"wrote {out}")
+                else:
+                    sys.stdout.write(text)
                 return
             data = await campaign_report(store, name)
         _show_report(data, json_out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from dialer.campaign import control
 from dialer.campaign.approval import require_approval
@@ -136,7 +137,10 @@ def status(name: str, json_out: bool = typer.Option(False, "--json")) -> None:
         return
     engine = data["engine"]
     lines = [
-        f"[bold]{data['campaign']}[/] ({data['purpose']}, list {data['list']}): {data['state']}",
+        Text.assemble(
+            (data["campaign"], "bold"),
+            f" ({data['purpose']}, list {data['list']}): {data['state']}",
+        ),
         f"  last change: {data['changed_at'] or '-'} by {data['changed_by'] or '-'}"
         + (f" ({data['reason']})" if data["reason"] else ""),
         f"  done {data['done']} of {data['contacts']} contacts, "

@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from dialer.errors import DialerError
+from dialer.errors import DialerError, InputError
 from dialer.log import configure_logging
 from dialer.masking import mask_text
 from dialer.settings import Settings, config_path, load_settings
@@ -28,8 +31,11 @@ from dialer.store.store import Store
 
 T = TypeVar("T")
 
-console = Console()
-err_console = Console(stderr=True)
+# markup off: a label, file or campaign name holding "[/]" or "[red]" is data,
+# printed as written, never interpreted (issue 8 item 3); styles are applied
+# with rich Text objects where the dialer wants them
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 
 @dataclass
@@ -99,24 +105,76 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+def write_private(path: Path, text: str) -> None:
+    """Write an export readable by its owner only (C18: 0600 whatever the umask)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            fd = -1
+            f.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title, title_justify="left")
+def masked(data: Any, keep: Collection[str] = ()) -> Any:
+    """``data`` with every phone-number-like run in its text masked (C18).
+
+    Keys named in ``keep`` are left as they are: the organisation's own numbers
+    (caller IDs), which are not personal data and which staff must read in full.
+    """
+    if isinstance(data, str):
+        return mask_text(data)
+    if isinstance(data, dict):
+        return {k: v if k in keep else masked(v, keep) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [masked(v, keep) for v in data]
+    return data
+
+
+def print_json(data: Any, *, keep: Collection[str] = ()) -> None:
+    """JSON for scripts, masked exactly like the tables people see (C18)."""
+    text = json.dumps(masked(json.loads(json.dumps(data, default=str)), keep), indent=2)
+    sys.stdout.write(text + "\n")
+
+
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    keep: Collection[str] = (),
+) -> None:
+    """A table; every cell is plain text (never rich markup) and masked (C18)."""
+    table = Table(title=Text(title), title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(Text(column))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(
+            *(
+                Text("" if v is None else str(v) if c in keep else mask_text(str(v)))
+                for c, v in zip(columns, row, strict=True)
+            )
+        )
     console.print(table)
 
 
 def emit_rows(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_out: bool
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    json_out: bool,
+    *,
+    keep: Collection[str] = (),
 ) -> None:
     """A listing: a table for people, a list of objects keyed by column for scripts."""
     if json_out:
-        print_json([dict(zip(columns, row, strict=True)) for row in rows])
+        print_json([dict(zip(columns, row, strict=True)) for row in rows], keep=keep)
     else:
-        print_table(title, columns, rows)
+        print_table(title, columns, rows, keep=keep)

@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from dialer.audio.tts import clear_cache
 from dialer.commands.common import (
@@ -125,7 +126,7 @@ def show(number: str, json_out: bool = typer.Option(False, "--json")) -> None:
         if json_out:
             print_json(history)
             return
-        console.print(f"[bold]{history['number']}[/]  status: {history['status']}")
+        console.print(Text.assemble((history["number"], "bold"), f"  status: {history['status']}"))
         for title, key in (
             ("Consents", "consents"),
             ("Revocations", "revocations"),
@@ -289,7 +290,8 @@ def callerid_list(json_out: bool = typer.Option(False, "--json")) -> None:
     async def body() -> None:
         async with open_store(settings()) as store:
             rows = await store.consent.caller_ids()
-        emit_rows("Caller IDs", ["number", "label", "added_at"], rows, json_out)
+        # the organisation's own numbers: shown in full (not personal data, C14)
+        emit_rows("Caller IDs", ["number", "label", "added_at"], rows, json_out, keep={"number"})
 
     run_async(body)
 

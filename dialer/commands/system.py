@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from dialer.commands.common import GLOBALS, console, open_store, run_async, settings
 from dialer.consent.crypto import create_key_file
@@ -125,8 +126,10 @@ def doctor() -> None:
         def report(ok: bool, what: str, detail: str = "") -> None:
             nonlocal problems
             problems += 0 if ok else 1
-            mark = "[green]ok[/]  " if ok else "[red]FAIL[/]"
-            console.print(f"{mark} {what}{': ' + detail if detail else ''}", highlight=False)
+            mark = ("ok  ", "green") if ok else ("FAIL", "red")
+            console.print(
+                Text.assemble(mark, f" {what}{': ' + detail if detail else ''}"), highlight=False
+            )
 
         try:
             cfg = settings()

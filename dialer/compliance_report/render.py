@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 _STATUS_STYLE = {
     "ok": "green",
@@ -31,7 +32,7 @@ def _table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) ->
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
     return table
 
 
@@ -43,8 +44,11 @@ def render_report(data: dict[str, Any], console: Console) -> None:
     """The report for people: a few rich tables, violations in red."""
     period = data["period"]
     console.print(
-        f"[bold]Compliance report[/] {period['since'] or 'beginning'} to "
-        f"{period['until'] or 'now'} (generated {data['generated_at']})"
+        Text.assemble(
+            ("Compliance report", "bold"),
+            f" {period['since'] or 'beginning'} to {period['until'] or 'now'} "
+            f"(generated {data['generated_at']})",
+        )
     )
     console.print(
         _table(
@@ -123,8 +127,11 @@ def render_report(data: dict[str, Any], console: Console) -> None:
         _table("Must be zero", ["check", "count", "checked", "not checkable", "call ids"], rows)
     )
     console.print(
-        f"audit chain: {'[green]intact[/]' if chain['ok'] else '[bold red]BROKEN[/]'}"
-        + (f", {chain['entries']} entries" if chain["ok"] else f": {chain['error']}")
+        Text.assemble(
+            "audit chain: ",
+            ("intact", "green") if chain["ok"] else ("BROKEN", "bold red"),
+            f", {chain['entries']} entries" if chain["ok"] else f": {chain['error']}",
+        )
     )
     table = Table(title="Requirements", title_justify="left", show_lines=False)
     for column in ("req", "title", "status", "evidence", "tests"):
@@ -134,20 +141,23 @@ def render_report(data: dict[str, Any], console: Console) -> None:
         table.add_row(
             r["id"],
             r["title"],
-            f"[{style}]{r['status']}[/]",
-            f"{r['evidence']}\n[dim]{_fmt(r['figures'])}[/]",
+            Text(r["status"], style=style),
+            Text.assemble(r["evidence"], "\n", (_fmt(r["figures"]), "dim")),
             r["tests"],
         )
     console.print(table)
     # "no violations" only when every rule was checked for every placed call (C20)
     broken = any(r["status"] == "violation" for r in data["requirements"]) or not chain["ok"]
     if data["ok"]:
-        verdict = "[green]no violations found[/] (every rule checked for every placed call)"
-    elif broken:
-        verdict = "[bold red]VIOLATIONS FOUND[/]"
-    else:
-        verdict = (
-            "[bold yellow]NOT VERIFIED[/]: some calls could not be checked against "
-            f"{', '.join(data['unverified'])} (see 'not checkable'): a finding, not a pass"
+        verdict = Text.assemble(
+            ("no violations found", "green"), " (every rule checked for every placed call)"
         )
-    console.print(f"verdict: {verdict}")
+    elif broken:
+        verdict = Text("VIOLATIONS FOUND", style="bold red")
+    else:
+        verdict = Text.assemble(
+            ("NOT VERIFIED", "bold yellow"),
+            ": some calls could not be checked against "
+            f"{', '.join(data['unverified'])} (see 'not checkable'): a finding, not a pass",
+        )
+    console.print(Text.assemble("verdict: ", verdict))

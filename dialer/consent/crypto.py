@@ -195,6 +195,11 @@ class Sealer:
                 "changed, or the key file does not match this database"
             ) from exc
 
+    def name_key(self, purpose: str) -> bytes:
+        """A key for naming files after personal data (TTS renders of names, C18):
+        without the store key nobody can test a guessed name against a file name."""
+        return hmac.digest(self._keys.index, b"dialer/file-names/" + purpose.encode(), "sha256")
+
     def audit_mac(self, data: bytes) -> str:
         return hmac.digest(self._keys.audit, data, "sha256").hex()
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -76,6 +78,7 @@ class Database:
     async def open(cls, path: Path, *, migrate_to: int | None = LATEST_VERSION) -> Database:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(path)
             conn = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the database {path}: {exc}") from exc
@@ -270,6 +273,33 @@ class Database:
                 return list(await cursor.fetchall())
         except sqlite3.Error as exc:
             raise StoreError(f"database query failed: {exc}") from exc
+
+
+#: SQLite's companion files; it creates them with the database file's mode
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def make_private(path: Path) -> None:
+    """The database file is 0600 before SQLite opens it (C18: it holds student ids).
+
+    SQLite creates its WAL and shared-memory files with the database file's
+    permissions (os_unix.c findCreateFileMode), so they follow. A database
+    (or companion file) an older version left readable by others is tightened.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        os.fchmod(fd, 0o600)  # the umask cannot loosen it, nor can it widen it
+        os.close(fd)
+    for candidate in (path, *(path.with_name(path.name + s) for s in SIDE_FILES)):
+        try:
+            mode = candidate.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(mode) & 0o077:
+            os.chmod(candidate, stat.S_IMODE(mode) & 0o600)
 
 
 def _split_sql(script: str) -> list[str]:

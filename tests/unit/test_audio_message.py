@@ -58,7 +58,9 @@ def org_name(workdir: Path) -> RecordingSource:
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> ResolveContext:
-    return ResolveContext(library=prompts.prompt_library(), tts_cache_dir=tmp_path / "tts")
+    return ResolveContext(
+        library=prompts.prompt_library(), tts_cache_dir=tmp_path / "tts", tts_name_key=b"k" * 32
+    )
 
 
 @pytest.fixture

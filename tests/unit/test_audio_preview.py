@@ -24,7 +24,9 @@ from tests.support import audio_files as af
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> ResolveContext:
-    return ResolveContext(library=prompts.prompt_library(), tts_cache_dir=tmp_path / "tts")
+    return ResolveContext(
+        library=prompts.prompt_library(), tts_cache_dir=tmp_path / "tts", tts_name_key=b"k" * 32
+    )
 
 
 def _message() -> object:
@@ -68,6 +70,13 @@ def test_preview_message_reports_fallbacks(ctx: ResolveContext, tmp_path: Path) 
     )
     assert seconds > 5
     assert fallbacks and all("fr → en" in f for f in fallbacks)
+    # C18: what one contact hears (a child's name) is personal data: 0600, and the
+    # spoken names are cached under keyed names, 0600 too (issue 8 item 3)
+    import stat
+
+    assert stat.S_IMODE((tmp_path / "vm.wav").stat().st_mode) == 0o600
+    renders = list((tmp_path / "tts").rglob("*.wav"))
+    assert renders and all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in renders)
 
 
 def test_wideband_only_sounds_are_resampled(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import structlog
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,3 +56,41 @@ def test_c18_log_lines_mask_numbers_in_every_field_console_and_json() -> None:
         assert "abc" in text
         if as_json:
             assert json.loads(text)["call_id"] == "abc"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tel12025550123",
+        "parent_2025550123",
+        "id=S12025550123x",
+        "phone:+12025550123;ext",
+        "file contacts_12025550123_final.csv",
+        "CALLER2025550123",
+    ],
+)
+def test_c18_digit_runs_next_to_letters_or_underscores_are_masked(text: str) -> None:
+    """Issue 8 item 3: a letter or underscore next to a number no longer hides it."""
+    masked = mask_text(text)
+    assert "2025550123"[:6] not in masked and "555012" not in masked, masked
+    assert "0123" in masked
+
+
+def test_dialer_ids_stay_whole() -> None:
+    call_id = "3f2a1234567890ab4c5d6e7f80912345"
+    number_hash = "ab" + "1234567" * 8 + "cd" * 3
+    assert len(number_hash) == 64
+    text = f"call {call_id} hash {number_hash} uuid 12345678-1234-4234-8234-123456789012"
+    assert mask_text(text) == text
+    # an id does not shield a number written right after it
+    assert "5550123" not in mask_text(f"{call_id} +12025550123")
+
+
+@given(
+    st.from_regex(r"[A-Za-z_]{0,3}", fullmatch=True),
+    st.from_regex(r"\+?1[2-9]\d{2}[2-9]\d{6}", fullmatch=True),
+    st.from_regex(r"[A-Za-z_]{0,3}", fullmatch=True),
+)
+def test_no_number_survives_between_letters(before: str, number: str, after: str) -> None:
+    digits = number.lstrip("+")
+    assert digits[1:8] not in mask_text(f"{before}{number}{after}")
