@@ -9,9 +9,11 @@ the store key live in their own files, which must be mode 0600 (C18).
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -385,7 +387,53 @@ def _build_servers(
     return tuple(servers)
 
 
+#: the range of every number in the settings file (issue 8 item 4: a port of
+#: 70000 once reached the socket layer as an OverflowError). A number not
+#: listed must still be finite and within +-1e12.
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "asterisk.ami_port": (1, 65535),
+    "asterisk.ring_timeout": (1, 600),
+    "asterisk.connect_timeout": (0.1, 300),
+    "asterisk.action_timeout": (0.1, 600),
+    "agi.port": (1, 65535),
+    "agi.max_sessions": (0, 100_000),
+    "http.port": (0, 65535),
+    "web.optout_port": (0, 65535),
+    "engine.max_concurrent": (1, 10_000),
+    "engine.calls_per_second": (0.01, 1000),
+    "engine.max_attempts": (1, 100),
+    "engine.retry_delay_seconds": (0, 30 * 86400),
+    "engine.max_call_seconds": (10, 4 * 3600),
+    "audio.max_seconds": (1, 3600),
+    "logging.progress_seconds": (0.5, 3600),
+}
+_UNLISTED_LIMIT = 1e12
+#: logging.level values (an unknown one was silently treated as info)
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _check_values(section: str, obj: Any) -> None:
+    """Every number in range and finite, no NUL in any text (it cannot reach a file name)."""
+    for f in fields(obj):
+        key = f"{section}.{f.name}"
+        value = getattr(obj, f.name)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            low, high = NUMBER_RANGES.get(key, (-_UNLISTED_LIMIT, _UNLISTED_LIMIT))
+            if not math.isfinite(value) or not low <= value <= high:
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                raise ConfigError(f"settings: {key} must be {low:g}-{high:g}, got {shown[:40]}")
+        elif isinstance(value, str | Path) and "\x00" in str(value):
+            raise ConfigError(f"settings: {key} contains a NUL character")
+
+
 def _validate(section: str, obj: Any) -> None:
+    _check_specific(section, obj)
+    _check_values(section, obj)
+
+
+def _check_specific(section: str, obj: Any) -> None:
     if isinstance(obj, AsteriskServer):
         if not obj.name.strip() or any(ch.isspace() for ch in obj.name):
             raise ConfigError(f"settings: {section}.name must be a word, got {obj.name!r}")
@@ -394,6 +442,12 @@ def _validate(section: str, obj: Any) -> None:
         if not obj.ami_host.strip():
             raise ConfigError(f"settings: {section}.ami_host must not be empty")
         _check_dial_string(f"{section}.dial_string", obj.dial_string)
+    if isinstance(obj, LoggingSettings) and obj.level not in LOG_LEVELS:
+        raise ConfigError(
+            f"settings: logging.level must be one of {', '.join(LOG_LEVELS)}, got {obj.level!r}"
+        )
+    if isinstance(obj, OrganisationSettings):
+        _check_organisation(obj)
     if isinstance(obj, SmsSettings):
         if obj.webhook_auth not in SMS_WEBHOOK_AUTH:
             raise ConfigError(
@@ -464,6 +518,23 @@ def _check_dial_string(key: str, dial_string: str) -> None:
         raise ConfigError(
             f"settings: {key} must contain {{e164}} or {{digits}} and no other "
             f"{{...}} field, got {dial_string!r}"
+        )
+
+
+def _check_organisation(org: OrganisationSettings) -> None:
+    try:
+        zoneinfo.ZoneInfo(org.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ConfigError(
+            f"settings: organisation.timezone {org.timezone[:60]!r} is not a time zone "
+            "(e.g. America/Chicago)"
+        ) from exc
+    import phonenumbers  # here: settings stay importable without it in tools
+
+    if org.default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"settings: organisation.default_region {org.default_region[:20]!r} is not a "
+            "two-letter region code (e.g. US)"
         )
 
 

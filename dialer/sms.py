@@ -39,6 +39,7 @@ from dialer.errors import CsvError, DialerError, InputError
 from dialer.masking import mask_number
 from dialer.numbers import normalise
 from dialer.store.store import Store
+from dialer.timeparse import parse_instant
 
 log = structlog.get_logger("dialer.sms")
 
@@ -65,6 +66,8 @@ _KEYWORD_WORD = re.compile(
 )
 
 SMS_REVIEW_AUDIT_KIND = "sms-review"
+#: an imported message whose received-at was unreadable: handled with the import time
+SMS_TIME_AUDIT_KIND = "sms-time-unreadable"
 
 
 def _fold(text: str) -> str:
@@ -214,7 +217,9 @@ class InboundSms:
     from_number: str
     text: str
     message_id: str
-    received_at: dt.datetime | None
+    #: the received-at cell as written; read at import time (import_sms_export),
+    #: so an unreadable one costs no opt-out
+    received_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -223,18 +228,16 @@ class SmsRowError:
     reason: str
 
 
-def parse_received_at(text: str) -> dt.datetime | None:
-    """ISO 8601 (``Z`` allowed), or epoch seconds; a time without zone is UTC."""
-    value = text.strip()
-    if not value:
+def parse_received_at(text: str, zone: str, what: str = "received_at") -> dt.datetime | None:
+    """When the gateway received a message; None when not given.
+
+    ISO 8601 with a zone, epoch seconds, or a local time read in the
+    organisation's time zone ``zone`` (dialer.timeparse); a date alone, or
+    anything unreadable, is an InputError naming ``what``.
+    """
+    if not text.strip():
         return None
-    if value.isdigit():
-        return dt.datetime.fromtimestamp(int(value), dt.UTC)
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InputError(f"received_at {value!r} is not an ISO 8601 time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return parse_instant(text, what, zone=zone, allow_epoch=True)
 
 
 def parse_sms_export(
@@ -277,22 +280,13 @@ def parse_sms_export(
                     SmsRowError(line, f"has {len(values)} fields, header has {len(names)}")
                 )
                 continue
-            try:
-                when = (
-                    parse_received_at(values[index["received_at"]])
-                    if "received_at" in index
-                    else None
-                )
-            except DialerError as exc:
-                errors.append(SmsRowError(line, str(exc)))
-                continue
             records.append(
                 InboundSms(
                     row=line,
                     from_number=values[index["from"]].strip(),
                     text=values[index["text"]],
                     message_id=values[index["id"]].strip(),
-                    received_at=when,
+                    received_text=values[index["received_at"]] if "received_at" in index else "",
                 )
             )
     except csv.Error as exc:
@@ -322,6 +316,8 @@ class ImportSummary:
     needs_review: int = 0
     ignored: int = 0
     errors: list[SmsRowError] = field(default_factory=list)
+    #: rows handled with the import time because their own time was unreadable
+    flagged: list[SmsRowError] = field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -331,27 +327,45 @@ class ImportSummary:
             "needs_review": self.needs_review,
             "ignored": self.ignored,
             "errors": [{"row": e.row, "reason": e.reason} for e in self.errors],
+            "flagged": [{"row": e.row, "reason": e.reason} for e in self.flagged],
         }
 
 
 async def import_sms_export(
-    store: Store, messages: list[InboundSms], errors: list[SmsRowError], *, default_region: str
+    store: Store,
+    messages: list[InboundSms],
+    errors: list[SmsRowError],
+    *,
+    default_region: str,
+    zone: str,
 ) -> ImportSummary:
     """Handle every readable row. Unlike a consent import this is NOT all-or-nothing:
     a bad row must never cost another parent their opt-out (C5). Each row is
-    idempotent by message id, so importing the fixed file again is safe."""
+    idempotent by message id, so importing the fixed file again is safe.
+
+    A row whose received-at cannot be read is still handled, with the import
+    time, and flagged: the summary lists it and staff find an audit entry
+    (``sms-time-unreadable``) for it (issue 8 item 5). Times without a zone are
+    read in the organisation's time zone ``zone``, never as UTC.
+    """
     summary = ImportSummary(rows=len(messages) + len(errors), errors=list(errors))
     for message in messages:
         try:
+            when, flag = _row_time(message, zone)
             result = await handle_inbound_sms(
                 store,
                 message.from_number,
                 message.text,
                 message.message_id,
-                message.received_at,
+                when,
                 default_region=default_region,
             )
-        except InputError as exc:
+            if flag is not None:
+                summary.flagged.append(SmsRowError(message.row, flag))
+                await _flag_unreadable_time(store, message, default_region)
+        except DialerError as exc:
+            # this row only (an unusable sender, a store that refused even the
+            # journal): the other rows' opt-outs are still recorded
             summary.errors.append(SmsRowError(message.row, str(exc)))
             continue
         if result.duplicate:
@@ -364,3 +378,20 @@ async def import_sms_export(
             summary.ignored += 1
     summary.errors.sort(key=lambda e: e.row)
     return summary
+
+
+def _row_time(message: InboundSms, zone: str) -> tuple[dt.datetime | None, str | None]:
+    """The row's time, or (None = import time, why) when it cannot be read."""
+    try:
+        return parse_received_at(message.received_text, zone), None
+    except InputError as exc:
+        return None, f"{exc}; recorded with the import time"
+
+
+async def _flag_unreadable_time(store: Store, message: InboundSms, default_region: str) -> None:
+    """An audit entry for staff: this message's own time was unreadable."""
+    await store.consent.note_for_review(
+        normalise(message.from_number, default_region),
+        SMS_TIME_AUDIT_KIND,
+        {"message_id": message.message_id, "row": message.row},
+    )

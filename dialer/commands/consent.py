@@ -27,6 +27,7 @@ from dialer.errors import CsvError
 from dialer.masking import mask_number
 from dialer.model.consents import ConsentInput
 from dialer.numbers import normalise
+from dialer.timeparse import parse_instant
 from dialer.usecases.consent import import_consents, lookup
 from dialer.usecases.consent import revoke as revoke_number
 
@@ -49,7 +50,9 @@ def grant(
     method: str = typer.Option(..., help="How it was obtained, e.g. 'phone call with parent'"),
     evidence: str = typer.Option(..., help="Where the evidence is kept, e.g. 'SIS:form/4411'"),
     disclosure: str = typer.Option(..., help="Disclosure text shown, or its SHA-256"),
-    obtained_at: str = typer.Option("", help="ISO 8601 time (default: now)"),
+    obtained_at: str = typer.Option(
+        "", help="ISO 8601 time; without a zone, the organisation's (default: now)"
+    ),
     written: bool = typer.Option(False, help="Prior express written consent (telemarketing)"),
     signature: str = typer.Option("", help="Signature reference (written consent)"),
     contact: str = typer.Option("", help="Who gave it: name or id (stored encrypted)"),
@@ -65,13 +68,12 @@ def grant(
 
     async def body() -> None:
         cfg = settings()
+        # a time without a zone is the organisation's local time (dialer.timeparse)
         when = (
-            dt.datetime.fromisoformat(obtained_at.replace("Z", "+00:00"))
+            parse_instant(obtained_at, "--obtained-at", zone=cfg.organisation.timezone)
             if obtained_at
             else dt.datetime.now(dt.UTC)
         )
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
         record = ConsentInput(
             number=normalise(number, cfg.organisation.default_region),
             scope=purpose,

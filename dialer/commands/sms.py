@@ -35,7 +35,7 @@ def receive(
 
     async def body() -> None:
         cfg = settings()
-        when = parse_received_at(received_at)
+        when = parse_received_at(received_at, cfg.organisation.timezone, "--received-at")
         async with open_store(cfg) as store:
             result = await handle_inbound_sms(
                 store,
@@ -80,7 +80,11 @@ def import_(file: Path, json_out: bool = typer.Option(False, "--json")) -> None:
         messages, errors = read_sms_export(file)
         async with open_store(cfg) as store:
             summary = await import_sms_export(
-                store, messages, errors, default_region=cfg.organisation.default_region
+                store,
+                messages,
+                errors,
+                default_region=cfg.organisation.default_region,
+                zone=cfg.organisation.timezone,
             )
         if json_out:
             print_json(summary.to_json())
@@ -90,6 +94,8 @@ def import_(file: Path, json_out: bool = typer.Option(False, "--json")) -> None:
                 f"already handled, {summary.needs_review} for staff review, "
                 f"{summary.ignored} not opt-outs, {len(summary.errors)} bad rows"
             )
+            for flag in summary.flagged:
+                console.print(f"  row {flag.row} (flagged): {flag.reason}")
         if summary.errors:
             lines = "\n".join(f"  row {e.row}: {e.reason}" for e in summary.errors[:20])
             raise CsvError(f"{file}: {len(summary.errors)} row(s) not handled:\n{lines}")

@@ -372,6 +372,10 @@ def quote_arg(value: str | int) -> str:
         return str(value)
     if any(ch in value for ch in "\r\n\x00"):
         raise AgiProtocolError(f"AGI argument contains a line break or NUL: {_clip(value)!r}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no bytes can carry it
+        raise AgiProtocolError(f"AGI argument is not valid text: {_clip(value)!r}") from exc
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

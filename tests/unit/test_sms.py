@@ -39,6 +39,7 @@ from dialer.sms import (
 )
 from dialer.store import audit
 from dialer.store.store import Store
+from dialer.timeparse import parse_instant
 
 NUMBER = "+12125550142"
 OTHER = "+12125550143"
@@ -197,20 +198,50 @@ def test_text_without_keyword_letters_is_never_a_stop(text: str) -> None:
 # --- gateway export parsing ---------------------------------------------------------------------
 
 
+NY = "America/New_York"
+
+
 def test_parse_received_at_forms() -> None:
-    assert parse_received_at("") is None
-    assert parse_received_at("2026-11-02T10:15:00Z") == dt.datetime(
+    assert parse_received_at("", NY) is None
+    assert parse_received_at("2026-11-02T10:15:00Z", NY) == dt.datetime(
         2026, 11, 2, 10, 15, tzinfo=dt.UTC
     )
-    assert parse_received_at("2026-11-02T05:15:00-05:00") == dt.datetime(
+    assert parse_received_at("2026-11-02T05:15:00-05:00", NY) == dt.datetime(
         2026, 11, 2, 10, 15, tzinfo=dt.UTC
     )
-    assert parse_received_at("2026-11-02 10:15:00") == dt.datetime(
-        2026, 11, 2, 10, 15, tzinfo=dt.UTC
-    )
-    assert parse_received_at("1793614500") == dt.datetime.fromtimestamp(1793614500, dt.UTC)
+    assert parse_received_at("1793614500", NY) == dt.datetime.fromtimestamp(1793614500, dt.UTC)
     with pytest.raises(InputError):
-        parse_received_at("yesterday")
+        parse_received_at("yesterday", NY)
+
+
+def test_a_time_without_zone_is_the_organisations_local_time_never_utc() -> None:
+    """Issue 8 item 5: "10:15" from a New York district's gateway is 15:15 UTC."""
+    assert parse_received_at("2026-11-02 10:15:00", NY) == dt.datetime(
+        2026, 11, 2, 15, 15, tzinfo=dt.UTC
+    )
+    assert parse_received_at("2026-07-02T10:15", NY) == dt.datetime(
+        2026, 7, 2, 14, 15, tzinfo=dt.UTC
+    )  # daylight saving time
+    assert parse_received_at("2026-11-02 10:15:00", "UTC") == dt.datetime(
+        2026, 11, 2, 10, 15, tzinfo=dt.UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("2026-11-02", "date without a time"),  # never silently midnight UTC
+        ("99999999999999", "not a plausible time"),  # once a bare ValueError: traceback
+        ("0001-01-01T00:00:00+05:00", "not a plausible time"),
+        ("1969-12-31T23:00:00Z", "before 1970"),
+        ("yesterday", "not an ISO 8601 time"),
+        ("  ", "empty"),
+    ],
+)
+def test_unreadable_times_are_input_errors_naming_the_field(text: str, why: str) -> None:
+    with pytest.raises(InputError, match=why) as info:
+        parse_instant(text, "received_at", zone=NY, allow_epoch=True)
+    assert str(info.value).startswith("received_at")
 
 
 def test_parse_export_reports_bad_rows_with_numbers() -> None:
@@ -223,12 +254,14 @@ def test_parse_export_reports_bad_rows_with_numbers() -> None:
         "+12125550145,END,SM4,\n"
     )
     records, errors = parse_sms_export(text)
+    # a bad time no longer drops the row: it is read (and flagged) at import
     assert [(r.row, r.message_id, r.text) for r in records] == [
         (2, "SM1", "Stop, please"),
+        (3, "SM2", "STOP"),
         (6, "SM4", "END"),
     ]
-    assert [e.row for e in errors] == [3, 4]
-    assert records[1].received_at is None
+    assert [e.row for e in errors] == [4]
+    assert records[1].received_text == "not-a-date" and records[2].received_text == ""
 
 
 def test_parse_export_accepts_aliases_and_refuses_missing_columns() -> None:
@@ -440,3 +473,61 @@ def test_c5_sms_import_handles_good_rows_and_lists_bad_ones(config: Path, tmp_pa
     code, out, _ = _cli("import", str(export), "--json")  # importing again is harmless
     assert json.loads(out)["duplicates"] == 2
     assert _revocations(config) == [("sms", "SM-30"), ("sms", "SM-33")]
+
+
+def test_c5_sms_import_keeps_every_stop_when_times_are_bad(config: Path, tmp_path: Path) -> None:
+    """Issue 8 item 5: one bad received_at once aborted the whole import with a
+    traceback and the valid STOPs in other rows were never recorded."""
+    config.write_text(
+        '[organisation]\ndefault_region = "US"\ntimezone = "America/Chicago"\n', encoding="utf-8"
+    )
+    export = tmp_path / "inbound.csv"
+    export.write_text(
+        "from,text,id,received_at\n"
+        "+12125550142,STOP,SM-40,99999999999999\n"
+        "+12125550143,STOP,SM-41,2026-11-02T10:00:00Z\n"
+        "+12125550144,End,SM-42,yesterday\n"
+        "+12125550145,QUIT,SM-43,2026-11-02\n"
+        "+12125550146,Cancel,SM-44,2026-11-02 09:30\n"
+        "+12125550147,stop calling at work,SM-45,garbage\n",
+        encoding="utf-8",
+    )
+    started = dt.datetime.now(dt.UTC)
+    code, out, err = _cli("import", str(export), "--json")
+    assert code == 0, err
+    assert "Traceback" not in out + err
+    summary = json.loads(out)
+    assert summary["revoked"] == 5 and summary["needs_review"] == 1 and summary["errors"] == []
+    assert [f["row"] for f in summary["flagged"]] == [2, 4, 5, 7]
+    assert "import time" in summary["flagged"][0]["reason"]
+
+    async def read() -> tuple[dict[str, str], dict[str, int]]:
+        store = await Store.open(config.parent / "dialer.db", config.parent / "dialer.key")
+        try:
+            rows = await store.db.fetchall("SELECT source_ref, received_at FROM revocations")
+            kinds = await store.db.fetchall("SELECT kind, COUNT(*) FROM audit GROUP BY kind")
+            await store.verify_audit()
+            return {str(r[0]): str(r[1]) for r in rows}, {str(k): int(n) for k, n in kinds}
+        finally:
+            await store.close()
+
+    received, kinds = asyncio.run(read())
+    assert sorted(received) == ["SM-40", "SM-41", "SM-42", "SM-43", "SM-44"]
+    assert received["SM-41"] == "2026-11-02T10:00:00.000000Z"
+    # no zone: 09:30 in the organisation's time zone (Chicago), not UTC
+    assert received["SM-44"] == "2026-11-02T15:30:00.000000Z"
+    # the unreadable ones carry the import time, and are flagged for staff
+    for ref in ("SM-40", "SM-42", "SM-43"):
+        when = dt.datetime.fromisoformat(received[ref])
+        assert started - dt.timedelta(seconds=5) <= when <= dt.datetime.now(dt.UTC)
+    assert kinds["sms-time-unreadable"] == 4
+
+
+def test_sms_receive_refuses_an_unreadable_time_with_one_line(config: Path) -> None:
+    for bad in ("99999999999999", "2026-11-02", "yesterday"):
+        code, out, err = _cli(
+            "receive", "--from", NUMBER, "--text", "STOP", "--id", "SM-50", "--received-at", bad
+        )
+        assert code == 2, out + err
+        assert err.count("\n") == 1 and err.startswith("error: --received-at")
+    assert _revocations(config) == []
