@@ -271,6 +271,23 @@ class Settings:
         return f"agi://{host}"
 
 
+def toml_string(value: str) -> str:
+    """``value`` as a TOML basic string, quotes included (``dialer init`` writes
+    what people typed: ``--org 'A \\ B'`` once produced a file that did not parse)."""
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ConfigError("settings text contains an invalid character (a lone surrogate)")
+    escapes = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+    out = []
+    for ch in value:
+        if ch in escapes:
+            out.append(escapes[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The settings file to use: explicit argument, then $DIALER_CONFIG, then ./dialer.toml."""
     if explicit:
@@ -289,6 +306,12 @@ def load_settings(path: Path) -> Settings:
         raise ConfigError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"settings file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
+    except ValueError as exc:  # a NUL in the path itself
+        raise ConfigError(f"settings file {path!r} cannot be read: {exc}") from exc
     return settings_from_dict(raw, base_dir=path.resolve().parent, source=path)
 
 

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import tomllib
 from pathlib import Path
 
 import typer
 from rich.text import Text
 
-from dialer.commands.common import GLOBALS, console, open_store, run_async, settings
+from dialer.commands.common import GLOBALS, console, fail, open_store, run_async, settings
 from dialer.consent.crypto import create_key_file
-from dialer.errors import ConfigError, DialerError
-from dialer.settings import config_path
+from dialer.errors import ConfigError, DialerError, InputError, NumberError
+from dialer.numbers import normalise
+from dialer.settings import config_path, settings_from_dict, toml_string
 
 SETTINGS_TEMPLATE = """\
 # dialer settings. Relative paths are relative to this file.
 # Secrets are NOT kept here: the store key and the AMI secret live in 0600 files.
 
 [organisation]
-name = "{org}"                  # spoken first in every message (C8)
-timezone = "{timezone}"         # fallback when a number's time zone is unknown (C12)
+name = {org}                    # spoken first in every message (C8)
+timezone = {timezone}           # fallback when a number's time zone is unknown (C12)
 default_region = "US"           # numbers written without +country code
-callback_number = "{callback}"  # spoken in every message (C11)
-hotline_number = "{hotline}"    # inbound opt-out line (C5, C11)
+callback_number = {callback}    # spoken in every message (C11)
+hotline_number = {hotline}      # inbound opt-out line (C5, C11)
 
 [store]
 path = "dialer.db"
@@ -32,7 +34,7 @@ key_file = "dialer.key"         # created by 'dialer init', mode 0600 (C18)
 ami_host = "127.0.0.1"
 ami_port = 5038
 ami_user = "dialer"
-ami_secret_file = "{ami_secret_file}"   # mode 0600; the secret from manager.conf
+ami_secret_file = {ami_secret_file}   # mode 0600; the secret from manager.conf
 dial_string = "PJSIP/{{e164}}@trunk"     # how Asterisk reaches the callee
 ring_timeout = 30
 
@@ -68,17 +70,14 @@ def init(
     """
     path = config_path(GLOBALS.config)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            SETTINGS_TEMPLATE.format(
-                org=org.replace('"', "'"),
-                timezone=timezone,
-                callback=callback,
-                hotline=hotline,
-                ami_secret_file=ami_secret_file,
-            ),
-            encoding="utf-8",
-        )
+        try:
+            text = _settings_text(org, timezone, callback, hotline, ami_secret_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except DialerError as exc:
+            fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            fail(f"cannot write the settings file {path}: {exc.strerror}", 3)
         console.print(f"wrote settings {path}")
     else:
         console.print(f"settings {path} exist; keeping them")
@@ -110,6 +109,33 @@ def init(
 
 def _holds_data(path: Path) -> bool:
     return path.exists() and path.stat().st_size > 0
+
+
+def _settings_text(
+    org: str, timezone: str, callback: str, hotline: str, ami_secret_file: str
+) -> str:
+    """The new settings file, checked as ``load_settings`` will read it: a value
+    that would not parse or not validate is refused before anything is written."""
+    if not org.strip():
+        raise InputError("--org must name the organisation (it is spoken first, C8)")
+    numbers = {}
+    for option, value in (("--callback", callback), ("--hotline", hotline)):
+        try:
+            numbers[option] = normalise(value, "US") if value.strip() else ""
+        except NumberError as exc:
+            raise InputError(f"{option}: {exc}") from exc
+    text = SETTINGS_TEMPLATE.format(
+        org=toml_string(org.strip()),
+        timezone=toml_string(timezone.strip()),
+        callback=toml_string(numbers["--callback"]),
+        hotline=toml_string(numbers["--hotline"]),
+        ami_secret_file=toml_string(ami_secret_file),
+    )
+    try:
+        settings_from_dict(tomllib.loads(text), base_dir=Path.cwd())
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - toml_string escapes all
+        raise ConfigError(f"the settings would not be valid TOML: {exc}") from exc
+    return text
 
 
 def doctor() -> None:
