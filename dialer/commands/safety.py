@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.text import Text
 
 from dialer.campaign.approval import approve_campaign
 from dialer.campaign.preflight_check import parse_start, run_preflight
@@ -73,10 +74,13 @@ def show_preflight(report: dict[str, Any]) -> None:
     """The preflight for people: short sections, warnings last and in colour."""
     c, n = report["contacts"], report["numbers"]
     start = report["start_at"]
+    # console markup is off (user data is printed literally): styles via Text
     console.print(
-        f"[bold]Preflight: {report['campaign']}[/] ({report['purpose']}, list "
-        f"{report['list']!r}), start {start['local']} ({start['utc'][11:16]} UTC), "
-        f"window {report['window']} callee's local time"
+        Text.assemble(
+            (f"Preflight: {report['campaign']}", "bold"),
+            f" ({report['purpose']}, list {report['list']!r}), start {start['local']} "
+            f"({start['utc'][11:16]} UTC), window {report['window']} callee's local time",
+        )
     )
     households = report["households"]
     console.print(
@@ -125,7 +129,7 @@ def show_preflight(report: dict[str, Any]) -> None:
         )
         for code, v in msg["checks"].items():
             if not v["ok"]:
-                console.print(f"    [red]{code}: {v['detail']}[/]", markup=True)
+                console.print(Text(f"    {code}: {v['detail']}", style="red"))
     templates = report["templates"]
     if templates:
         console.print(
@@ -134,8 +138,7 @@ def show_preflight(report: dict[str, Any]) -> None:
         )
         for text in templates["texts"][:20]:
             console.print(
-                f"    [{text['id']}] {text['contacts']} x ({text['language']}) {text['text']}",
-                markup=False,
+                f"    [{text['id']}] {text['contacts']} x ({text['language']}) {text['text']}"
             )
         hidden = len(templates["texts"]) - 20 + templates["texts_not_listed"]
         if hidden > 0:
@@ -149,11 +152,11 @@ def show_preflight(report: dict[str, Any]) -> None:
         )
         console.print(f"  second-person approval ({approval['setting']}): {state}")
     if report["warnings"]:
-        console.print("[bold yellow]Warnings:[/]")
+        console.print(Text("Warnings:", style="bold yellow"))
         for warning in report["warnings"]:
-            console.print(f"  [yellow]! {warning['message']}[/]")
+            console.print(Text(f"  ! {warning['message']}", style="yellow"))
     else:
-        console.print("[green]No warnings.[/]")
+        console.print(Text("No warnings.", style="green"))
 
 
 def confirm_start(report: dict[str, Any], *, yes: bool) -> bool:

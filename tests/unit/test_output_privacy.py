@@ -167,3 +167,19 @@ def test_c18_csv_export_file_is_0600_and_masked(tmp_path: Path) -> None:
     fresh = tmp_path / "fresh.csv"
     dialer(config, "campaign", "report", "conf", "--csv", "--out", str(fresh))
     assert mode(fresh) == 0o600
+
+
+def test_no_rich_markup_is_left_in_the_commands() -> None:
+    """The console prints text literally (markup off): a "[bold]" left in code would
+    show up as is. Styles go through rich Text; this keeps new code honest."""
+    import re
+
+    markup = re.compile(r"\[/?(?:bold|red|green|yellow|dim|cyan|italic)[^\]]*\]|\[/\]")
+    offenders = [
+        f"{path.relative_to(REPO)}:{n}"
+        for folder in ("dialer/commands", "dialer/compliance_report")
+        for path in (REPO / folder).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if markup.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, offenders
