@@ -54,6 +54,7 @@ __all__ = [
     "TRIM_SILENCE_DBFS",
     "AudioSegment",
     "Edges",
+    "LevelStats",
     "clipped_fraction",
     "duration_s",
     "edge_silence_ms",
@@ -105,6 +106,51 @@ def clipped_fraction(seg: Segment) -> float:
         return 0.0
     clipped = sum(samples.count(v) for v in _CLIP_VALUES)
     return clipped / len(samples)
+
+
+class LevelStats:
+    """Peak and clipping of 16-bit PCM, fed chunk by chunk (issue 8 item 6).
+
+    The native decoding of an upload is judged for silence and clipping where
+    it happened, at its own rate and channel count, but it is never held
+    whole: a 120 s 7.1-channel 192 kHz FLAC decodes to 368 MB. Same figures
+    as ``peak_dbfs`` and ``clipped_fraction`` on the whole decoding.
+    """
+
+    def __init__(self, channels: int, sample_rate: int) -> None:
+        self.channels = channels
+        self.sample_rate = sample_rate
+        self.samples = 0
+        self.clipped = 0
+        self._peak = 0
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._carry + chunk
+        usable = len(data) - len(data) % 2
+        self._carry = data[usable:]
+        if not usable:
+            return
+        block = data[:usable]
+        self._peak = max(
+            self._peak,
+            AudioSegment(data=block, sample_width=2, frame_rate=self.sample_rate, channels=1).max,
+        )
+        samples = array("h", block)
+        self.samples += len(samples)
+        self.clipped += sum(samples.count(v) for v in _CLIP_VALUES)
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / self.channels / self.sample_rate if self.channels else 0.0
+
+    @property
+    def peak_dbfs(self) -> float:
+        return 20 * math.log10(self._peak / 32768) if self._peak else -math.inf
+
+    @property
+    def clipped_fraction(self) -> float:
+        return self.clipped / self.samples if self.samples else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,12 @@ width and channel count, MP3, M4A/AAC, OGG/Opus, FLAC ...) and writes
 
 Pipeline (blocking; the engine calls it through ``asyncio.to_thread``):
 
+0. a file whose header declares more than the maximum length (plus a minute
+   of silence) is refused before anything is decoded (ffmpeg.probe_duration);
 1. one ffmpeg run decodes the source at its native rate and channel count
    and, downmixed to mono, at 16 kHz and 8 kHz (ffmpeg.decode_all); an
-   unreadable file or one without an audio stream is refused here;
+   unreadable file or one without an audio stream is refused here. Python
+   keeps only the mono copies; the native one streams past (bounded bytes);
 2. refuse empty, silent and clipped sources (clipping is judged on the
    native decoding, where it happened);
 3. find the silent ends on the 16 kHz copy, refuse if what remains is
@@ -49,9 +52,11 @@ DEFAULT_MAX_CLIPPED_FRACTION = 0.001
 DEFAULT_PAD_MS = 50
 #: after trimming, less than this is not a usable recording
 MIN_AUDIBLE_MS = 100
-#: files whose container says they are this many times over the limit are
-#: refused before decoding, so a 3-hour upload never fills memory
-_PROBE_LIMIT_FACTOR = 4
+#: silence a source may carry at its ends beyond the maximum length: it is
+#: trimmed away, so it does not count. A file that declares (or turns out to
+#: hold) more than ``max_seconds`` plus this is refused: memory stays bounded
+#: whatever the upload (issue 8 item 6)
+SILENCE_ALLOWANCE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,14 @@ def convert_recording(
     if not src.is_file():
         raise AudioError(f"{src}: file does not exist")
     checksum = sha256_file(src)
-    decode_limit = max_seconds * _PROBE_LIMIT_FACTOR + 60
+    decode_limit = max_seconds + SILENCE_ALLOWANCE_S
+    declared = ffmpeg.probe_duration(src)
+    if declared is not None and declared > decode_limit:
+        # refused before a single sample is decoded: a 3-hour upload costs nothing
+        raise AudioError(
+            f"{src}: declares {declared:.0f} s of audio; the maximum is {max_seconds:g} s "
+            f"(plus {SILENCE_ALLOWANCE_S:.0f} s of silence at the ends)"
+        )
     with tempfile.TemporaryDirectory(prefix=".convert-", dir=_work_parent(dest_dir)) as tmp:
         decoded = ffmpeg.decode_all(
             src,
@@ -119,8 +131,8 @@ def convert_recording(
             narrow_rate=NARROWBAND_RATE,
             max_decode_s=decode_limit,
         )
-    native = analysis.segment_from_pcm(decoded.native, decoded.native_rate, decoded.native_channels)
-    source_duration = analysis.duration_s(native) if decoded.native else 0.0
+    native = decoded.native
+    source_duration = native.duration_s
     if source_duration >= decode_limit - 0.5:
         raise AudioError(
             f"{src}: is more than {decode_limit:.0f} s long; the maximum is {max_seconds:g} s"
@@ -164,14 +176,14 @@ def convert_recording(
     )
 
 
-def _refuse_bad_source(src: Path, native: analysis.Segment, policy: ConvertPolicy) -> None:
-    if len(native.raw_data) == 0:
+def _refuse_bad_source(src: Path, native: analysis.LevelStats, policy: ConvertPolicy) -> None:
+    if native.samples == 0:
         raise AudioError(f"{src}: contains no audio (0 s)")
-    peak = analysis.peak_dbfs(native)
+    peak = native.peak_dbfs
     if peak < policy.silent_peak_dbfs:
         shown = "digital silence" if math.isinf(peak) else f"peak {peak:.1f} dBFS"
         raise AudioError(f"{src}: contains only silence ({shown})")
-    clipped = analysis.clipped_fraction(native)
+    clipped = native.clipped_fraction
     if clipped > policy.max_clipped_fraction:
         raise AudioError(
             f"{src}: is clipped: {100 * clipped:.2f}% of samples at full scale "

@@ -11,25 +11,36 @@ Raw PCM crosses this boundary as signed 16-bit little-endian bytes
 
 from __future__ import annotations
 
+import math
 import subprocess
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from dialer.audio.analysis import LevelStats
 from dialer.errors import AudioError
 
 #: a 5-minute MP3 decodes in well under a second here; this only stops a hung process
 DEFAULT_TIMEOUT_S = 120.0
+#: the native decoding streams past (never held); past this an upload is refused:
+#: 300 s of 96 kHz stereo fits, a 120 s 7.1-channel 192 kHz file (368 MB) does not
+MAX_NATIVE_BYTES = 256 * 1024 * 1024
+_CHUNK_BYTES = 1 << 20
+_MAX_HEADER_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
     """One decoding pass over a source file (see ``decode_all``)."""
 
-    #: s16le at the source's own rate and channel count (clipping is judged here)
-    native: bytes
+    #: peak and clipping of the decoding at the source's own rate and channel
+    #: count, accumulated while it streamed past (it is never held whole)
+    native: LevelStats
     native_rate: int
     native_channels: int
-    #: mono s16le at 16 kHz and at 8 kHz, resampled by ffmpeg's filtered resampler
+    #: mono s16le at 16 kHz and at 8 kHz, downmixed and resampled by ffmpeg
     wide: bytes
     narrow: bytes
 
@@ -61,6 +72,27 @@ def _first_error(stderr: bytes) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
+def probe_duration(src: Path, *, timeout: float = DEFAULT_TIMEOUT_S) -> float | None:
+    """The duration the file's container declares, in seconds (None: it does not say).
+
+    Read from the header only (ffprobe), so an upload that says it lasts three
+    hours is refused before a single sample is decoded (issue 8 item 6).
+    """
+    args = ["ffprobe", "-v", "error", "-select_streams", "a:0"]
+    args += ["-show_entries", "format=duration:stream=duration", "-of", "default=nw=1", str(src)]
+    out = _run(args, src, timeout=timeout).decode("ascii", "replace")
+    durations = []
+    for line in out.splitlines():
+        _, _, value = line.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:  # "N/A"
+            continue
+        if math.isfinite(seconds) and seconds >= 0:
+            durations.append(seconds)
+    return max(durations) if durations else None
+
+
 def decode_all(
     src: Path,
     work_dir: Path,
@@ -68,6 +100,7 @@ def decode_all(
     wide_rate: int,
     narrow_rate: int,
     max_decode_s: float,
+    max_native_bytes: int = MAX_NATIVE_BYTES,
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> Decoded:
     """Decode the first audio stream three ways in ONE ffmpeg run.
@@ -78,8 +111,12 @@ def decode_all(
     ``work_dir``) come from a single process. ffmpeg's resampler low-pass
     filters before decimating, unlike ``audioop.ratecv`` (pydub's
     ``set_frame_rate``), which aliases when 44.1 kHz is brought down to 8 kHz.
-    At most ``max_decode_s`` seconds are decoded, so a 3-hour upload never
-    fills memory; the caller refuses anything that reaches the limit.
+
+    Memory stays bounded whatever the upload (issue 8 item 6): ffmpeg
+    downmixes and resamples the copies Python keeps, at most ``max_decode_s``
+    seconds are decoded, and the native copy is only streamed through
+    :class:`LevelStats` in 1 MiB chunks; once it passes ``max_native_bytes``
+    ffmpeg is stopped and the file refused.
     """
     wide_path = work_dir / "wide.raw"
     narrow_path = work_dir / "narrow.raw"
@@ -89,38 +126,109 @@ def decode_all(
     for path, rate in ((wide_path, wide_rate), (narrow_path, narrow_rate)):
         args += ["-map", "0:a:0", "-ac", "1", "-ar", str(rate)]
         args += ["-acodec", "pcm_s16le", "-f", "s16le", "-y", str(path)]
-    out = _run(args, src, timeout=timeout)
-    native, rate, channels = parse_wav_stream(out, src)
+    stats = _stream_native(args, src, max_native_bytes, timeout)
     try:
         wide, narrow = wide_path.read_bytes(), narrow_path.read_bytes()
     except OSError as exc:
         raise AudioError(f"{src}: ffmpeg produced no output ({exc.strerror})") from exc
-    return Decoded(native, rate, channels, wide, narrow)
+    return Decoded(stats, stats.sample_rate, stats.channels, wide, narrow)
 
 
-def parse_wav_stream(data: bytes, what: Path | str) -> tuple[bytes, int, int]:
-    """PCM bytes, rate and channels of a WAV ffmpeg wrote to a pipe.
+def _stream_native(args: list[str], src: Path, max_bytes: int, timeout: float) -> LevelStats:
+    """Run ffmpeg, feeding its WAV on stdout to LevelStats chunk by chunk."""
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+            )
+        except FileNotFoundError as exc:
+            raise AudioError(
+                f"ffmpeg is not installed; install Debian's ffmpeg package (needed to read {src})"
+            ) from exc
+        except OSError as exc:
+            raise AudioError(f"{src}: cannot run ffmpeg: {exc.strerror}") from exc
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, stop)
+        timer.start()
+        too_big: LevelStats | None = None
+        try:
+            assert proc.stdout is not None
+            stats, total = _read_native(proc.stdout, src)
+            while stats is not None:
+                chunk = proc.stdout.read(_CHUNK_BYTES)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    too_big = stats
+                    proc.kill()
+                    break
+                stats.feed(chunk)
+            proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        if timed_out.is_set():
+            raise AudioError(f"{src}: ffmpeg took longer than {timeout:.0f} s")
+        if too_big is not None:
+            raise AudioError(
+                f"{src}: decodes to more than {max_bytes // (1 << 20)} MiB of audio "
+                f"({too_big.channels} channels at {too_big.sample_rate} Hz); export it as "
+                "mono or stereo at 48 kHz or less"
+            )
+        if proc.returncode != 0:
+            errors.seek(0)
+            stderr = errors.read(64 * 1024)
+            if b"matches no streams" in stderr:
+                raise AudioError(f"{src}: contains no audio stream")
+            raise AudioError(f"{src}: unreadable or corrupt audio ({_first_error(stderr)})")
+        if stats is None:
+            raise AudioError(f"{src}: ffmpeg did not produce WAV output")
+        return stats
+
+
+def _read_native(stream: IO[bytes], what: Path | str) -> tuple[LevelStats | None, int]:
+    """Read the WAV header ffmpeg writes first; the stats with the PCM read so far.
 
     A piped WAV cannot be seeked back to fix its size fields, so the
     ``data`` chunk is taken to run to the end of the stream (the stdlib
     ``wave`` module would trust the bogus size).
     """
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise AudioError(f"{what}: ffmpeg did not produce WAV output")
-    pos, rate, channels = 12, 0, 0
-    while pos + 8 <= len(data):
-        chunk_id, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
-        body = pos + 8
-        if chunk_id == b"fmt ":
-            channels = int.from_bytes(data[body + 2 : body + 4], "little")
-            rate = int.from_bytes(data[body + 4 : body + 8], "little")
-        elif chunk_id == b"data":
-            if not rate or not channels:
-                break
-            pcm = data[body:]
-            return pcm[: len(pcm) - len(pcm) % (2 * channels)], rate, channels
-        pos = body + size + (size & 1)
-    raise AudioError(f"{what}: ffmpeg produced a WAV without audio data")
+    head = b""
+    while len(head) < _MAX_HEADER_BYTES:
+        chunk = stream.read(4096)
+        if not chunk:
+            return None, 0
+        head += chunk
+        if len(head) < 12:
+            continue
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise AudioError(f"{what}: ffmpeg did not produce WAV output")
+        pos, rate, channels = 12, 0, 0
+        while pos + 8 <= len(head):
+            chunk_id = head[pos : pos + 4]
+            size = int.from_bytes(head[pos + 4 : pos + 8], "little")
+            body = pos + 8
+            if chunk_id == b"fmt " and body + 8 <= len(head):
+                channels = int.from_bytes(head[body + 2 : body + 4], "little")
+                rate = int.from_bytes(head[body + 4 : body + 8], "little")
+            elif chunk_id == b"data":
+                if not rate or not channels:
+                    raise AudioError(f"{what}: ffmpeg produced a WAV without a format")
+                stats = LevelStats(channels, rate)
+                stats.feed(head[body:])
+                return stats, len(head) - body
+            pos = body + size + (size & 1)
+    raise AudioError(f"{what}: ffmpeg produced an unreadable WAV header")
 
 
 def resample_pcm(
