@@ -81,11 +81,20 @@ def test_c18_an_existing_world_readable_database_is_tightened(tmp_path: Path) ->
 
 def _workspace(tmp_path: Path) -> Path:
     config = tmp_path / "dialer.toml"
-    dialer(config, "init", "--org", "Springfield [bold]Schools[/]", "--callback", "+12125550100")
+    dialer(
+        config,
+        "init",
+        "--org",
+        "Springfield [bold]Schools[/]",
+        "--callback",
+        "+12125550111",
+        "--hotline",
+        "+12125550199",
+    )
     consent = tmp_path / "consent.csv"
     consent.write_text(
-        "phone,scope,source,method,obtained_at,disclosure,evidence_ref\n"
-        f"{NUMBER},school,enrollment,form,{WHEN},We may call you.,SIS:{DIGITS}\n",
+        "phone,scope,source,method,obtained_at,disclosure,evidence_ref,contact\n"
+        f"{NUMBER},school,enrollment,form,{WHEN},We may call you.,SIS:{DIGITS},Parent\n",
         encoding="utf-8",
     )
     dialer(config, "consent", "import", str(consent))
