@@ -72,6 +72,9 @@ class AsteriskServer:
     dial_via_dialplan: bool = False
     #: calls at once on this server (its trunk's channels); 0 in code: no own limit
     max_channels: int = 0
+    ami_tls: bool = False
+    ami_tls_ca_file: Path = Path("ami-ca.pem")
+    ami_tls_server_name: str = ""
 
     @property
     def where(self) -> str:
@@ -84,6 +87,14 @@ class AsteriskSettings:
     ami_port: int = DEFAULT_AMI_PORT
     ami_user: str = "dialer"
     ami_secret_file: Path = Path("secrets/ami.secret")
+    #: AMI over TLS (manager.conf ``tlsenable``), for an engine on another host:
+    #: ``ami_port`` is then Asterisk's TLS port, and Asterisk's certificate must
+    #: verify against ``ami_tls_ca_file`` (the CA that signed it, or the
+    #: self-signed certificate itself) for the name ``ami_tls_server_name``
+    #: (default: ``ami_host``). Nothing is sent before it verifies.
+    ami_tls: bool = False
+    ami_tls_ca_file: Path = Path("ami-ca.pem")
+    ami_tls_server_name: str = ""
     #: the callee's channel; ``{e164}`` (+12025550123) and ``{digits}``
     #: (12025550123) are filled in. The engine originates it directly into
     #: ``answered_context`` (one channel per call, issue #11).
@@ -253,6 +264,9 @@ class Settings:
                 dial_string=a.dial_string,
                 dial_via_dialplan=a.dial_via_dialplan,
                 max_channels=self.engine.max_concurrent,
+                ami_tls=a.ami_tls,
+                ami_tls_ca_file=a.ami_tls_ca_file,
+                ami_tls_server_name=a.ami_tls_server_name,
             ),
         )
 
@@ -391,6 +405,9 @@ def _build_servers(
             ami_secret_file=top.ami_secret_file,
             dial_string=top.dial_string,
             dial_via_dialplan=top.dial_via_dialplan,
+            ami_tls=top.ami_tls,
+            ami_tls_ca_file=top.ami_tls_ca_file,
+            ami_tls_server_name=top.ami_tls_server_name,
         )
         server = _build_section(inherited, where, entry, base_dir, source)
         if not 1 <= server.max_channels <= MAX_SERVER_CHANNELS:

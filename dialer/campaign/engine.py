@@ -19,7 +19,7 @@ from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
 from dialer.errors import TelephonyError
 from dialer.settings import Settings
 from dialer.store.store import Store
-from dialer.telephony.ami import AmiClient
+from dialer.telephony.ami import client_for
 from dialer.telephony.fastagi import FastAgiServer, session_cap
 
 log = structlog.get_logger("dialer.engine")
@@ -30,10 +30,8 @@ class Engine:
         self.settings = settings
         self.store = store
         self.registry = CallRegistry()
-        self.ami = AmiClient(
-            settings.asterisk.ami_host,
-            settings.asterisk.ami_port,
-            settings.asterisk.ami_user,
+        self.ami = client_for(
+            settings.asterisk_servers[0],
             settings.ami_secret(),
             connect_timeout=settings.asterisk.connect_timeout,
             action_timeout=settings.asterisk.action_timeout,

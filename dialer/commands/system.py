@@ -143,7 +143,7 @@ def doctor() -> None:
 
     Example: dialer doctor
     """
-    from dialer.telephony.ami import AmiClient
+    from dialer.telephony.ami import client_for
     from dialer.telephony.fastagi import FastAgiServer
 
     async def body() -> None:
@@ -177,10 +177,8 @@ def doctor() -> None:
         except DialerError as exc:
             report(False, "store and key", str(exc))
         try:
-            client = AmiClient(
-                cfg.asterisk.ami_host,
-                cfg.asterisk.ami_port,
-                cfg.asterisk.ami_user,
+            client = client_for(
+                cfg.asterisk_servers[0],
                 cfg.ami_secret(),
                 connect_timeout=cfg.asterisk.connect_timeout,
                 action_timeout=cfg.asterisk.action_timeout,
@@ -190,7 +188,8 @@ def doctor() -> None:
             report(
                 True,
                 "AMI login",
-                f"{cfg.asterisk.ami_user}@{cfg.asterisk.ami_host}:{cfg.asterisk.ami_port}",
+                f"{cfg.asterisk.ami_user}@{cfg.asterisk.ami_host}:{cfg.asterisk.ami_port}"
+                + (" over TLS, certificate verified" if cfg.asterisk.ami_tls else ""),
             )
         except DialerError as exc:
             report(False, "AMI login", str(exc))

@@ -26,8 +26,10 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -41,9 +43,10 @@ from dialer.errors import (
     AmiConnectError,
     AmiNotSentError,
     AmiTimeoutError,
+    ConfigError,
     TelephonyError,
 )
-from dialer.settings import DEFAULT_AMI_PORT
+from dialer.settings import DEFAULT_AMI_PORT, AsteriskServer
 from dialer.telephony.outcomes import parse_cause
 
 __all__ = [
@@ -244,6 +247,40 @@ def _header(msg: Mapping[str, Any], name: str) -> str:
 # ------------------------------------------------------------------- client
 
 
+def tls_context(ca_file: Path) -> ssl.SSLContext:
+    """What an AMI connection over TLS trusts: ``ca_file`` only, TLS 1.2 or newer,
+    the certificate's name checked (issue 8 item 8: AMI to a remote PBX)."""
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"asterisk.ami_tls_ca_file {ca_file} does not exist (the CA certificate that "
+            "signed Asterisk's AMI certificate)"
+        ) from exc
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"asterisk.ami_tls_ca_file {ca_file} is not a PEM certificate: {exc}"
+        ) from exc
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def client_for(
+    server: AsteriskServer, secret: str, *, connect_timeout: float, action_timeout: float
+) -> AmiClient:
+    """The AMI client for one configured PBX, over TLS when ``ami_tls`` is set."""
+    return AmiClient(
+        server.ami_host,
+        server.ami_port,
+        server.ami_user,
+        secret,
+        connect_timeout=connect_timeout,
+        action_timeout=action_timeout,
+        tls=tls_context(server.ami_tls_ca_file) if server.ami_tls else None,
+        tls_server_name=server.ami_tls_server_name,
+    )
+
+
 class _Manager(Manager):  # type: ignore[misc]  # panoramisk is untyped
     """panoramisk's Manager without its own reconnect loop and pinger."""
 
@@ -278,9 +315,14 @@ class AmiClient:
         action_timeout: float = 10.0,
         heartbeat_interval: float = 10.0,
         on_disconnect: Callable[[str], None] | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_server_name: str = "",
     ) -> None:
         self.host = host
         self.port = port
+        #: AMI over TLS (manager.conf tlsenable): the context that verifies Asterisk
+        self.tls = tls
+        self.tls_server_name = tls_server_name or host
         self.user = user
         self._secret = secret
         self.connect_timeout = connect_timeout
@@ -333,8 +375,25 @@ class AmiClient:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 transport, protocol = await loop.create_connection(
-                    AMIProtocol, self.host, self.port
+                    AMIProtocol,
+                    self.host,
+                    self.port,
+                    ssl=self.tls,
+                    server_hostname=self.tls_server_name if self.tls else None,
                 )
+        except ssl.SSLCertVerificationError as exc:
+            self._fail_lost("certificate refused")
+            raise AmiConnectError(
+                f"the TLS certificate of Asterisk AMI at {self.where} does not verify "
+                f"(asterisk.ami_tls_ca_file, asterisk.ami_tls_server_name): "
+                f"{exc.verify_message or exc.reason}"
+            ) from exc
+        except ssl.SSLError as exc:
+            self._fail_lost("TLS failed")
+            raise AmiConnectError(
+                f"TLS with Asterisk AMI at {self.where} failed ({exc.reason or exc}); is "
+                "asterisk.ami_port the TLS port (manager.conf tlsbindaddr)?"
+            ) from exc
         except TimeoutError:
             self._fail_lost("connect timeout")
             raise AmiTimeoutError(

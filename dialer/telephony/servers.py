@@ -32,7 +32,7 @@ import structlog
 
 from dialer.errors import AmiAuthError, TelephonyError
 from dialer.settings import AsteriskServer, Settings
-from dialer.telephony.ami import AmiClient
+from dialer.telephony.ami import AmiClient, client_for
 
 __all__ = ["RECONNECT_PAUSES", "ServerLink", "ServerPool", "pick"]
 
@@ -111,10 +111,8 @@ class ServerPool:
         self.pauses = tuple(pauses)
         links = []
         for server in settings.asterisk_servers:
-            ami = AmiClient(
-                server.ami_host,
-                server.ami_port,
-                server.ami_user,
+            ami = client_for(
+                server,
                 settings.server_secret(server),
                 connect_timeout=settings.asterisk.connect_timeout,
                 action_timeout=settings.asterisk.action_timeout,

@@ -46,6 +46,9 @@ class Sandbox:
     sip_port: int = 5060
     #: Asterisk's pid file (for /proc/<pid>/stat in benchmarks)
     pid_file: Path | None = None
+    #: AMI over TLS (manager.conf tlsenable) and the self-signed certificate to trust
+    ami_tls_port: int = 0
+    ami_tls_ca: Path | None = None
 
     @property
     def asterisk_sounds_dir(self) -> str:
@@ -142,6 +145,10 @@ def describe(instance: int = 1) -> Sandbox:
         instance=int(env["DIALER_SANDBOX_INSTANCE"]),
         sip_port=int(env["DIALER_SANDBOX_SIP_PORT"]),
         pid_file=Path(env["DIALER_SANDBOX_PID_FILE"]),
+        ami_tls_port=int(env.get("DIALER_SANDBOX_AMI_TLS_PORT", "0")),
+        ami_tls_ca=(
+            Path(env["DIALER_SANDBOX_AMI_TLS_CA"]) if "DIALER_SANDBOX_AMI_TLS_CA" in env else None
+        ),
     )
 
 
