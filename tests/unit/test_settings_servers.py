@@ -43,8 +43,28 @@ def test_plain_asterisk_section_is_one_server_limited_by_max_concurrent(tmp_path
             dial_string="PJSIP/{e164}@carrier",
             dial_via_dialplan=False,
             max_channels=40,
+            ami_tls_ca_file=tmp_path / "ami-ca.pem",
         ),
     )
+
+
+def test_ami_tls_settings_reach_every_server(tmp_path: Path) -> None:
+    """Issue 8 item 8: [asterisk] TLS keys are inherited by [[asterisk.servers]]."""
+    cfg = _load(
+        tmp_path,
+        '[asterisk]\nami_tls = true\nami_tls_ca_file = "pki/ca.pem"\n'
+        'ami_tls_server_name = "pbx.district.example"\n'
+        '[[asterisk.servers]]\nname = "a"\nami_host = "10.0.0.5"\nmax_channels = 5\n'
+        '[[asterisk.servers]]\nname = "b"\nami_host = "10.0.0.6"\nami_tls = false\n'
+        "max_channels = 5\n",
+    )
+    a, b = cfg.asterisk_servers
+    assert (a.ami_tls, a.ami_tls_ca_file, a.ami_tls_server_name) == (
+        True,
+        tmp_path / "pki/ca.pem",
+        "pbx.district.example",
+    )
+    assert b.ami_tls is False
 
 
 def test_direct_originate_is_the_default_and_the_hop_a_setting(tmp_path: Path) -> None:
@@ -80,7 +100,7 @@ max_channels = 46
     north, south = cfg.asterisk_servers
     assert north == AsteriskServer(
         "north", "10.0.1.5", 5038, "engine", tmp_path / "secrets/shared.secret",
-        "PJSIP/{e164}@trunk", False, 23,
+        "PJSIP/{e164}@trunk", False, 23, ami_tls_ca_file=tmp_path / "ami-ca.pem",
     )  # fmt: skip
     assert south.name == "pbx2"  # entries without a name are numbered
     assert (south.ami_port, south.ami_secret_file) == (5039, Path("/etc/dialer/south.secret"))
