@@ -11,12 +11,25 @@ Call flow::
     ANSWER
     caller ID missing / anonymous / not a valid number
         -> hotline-no-callerid, HANGUP                    (no revocation)
+    caller-ID attestation read (STIR_SHAKEN function: "A-verified" ... "none")
     hotline-welcome          (any key stops it; "1" already confirms)
     hotline-press-1-confirm  (any key stops it), then WAIT FOR DIGIT
         other key -> hotline-invalid, ask again; nothing -> ask again;
         after ``tries`` questions -> goodbye, HANGUP      (no revocation)
-    "1" -> Store.revoke_durably(number, HOTLINE, source_ref=agi_uniqueid)
+    "1" -> Store.revoke_durably(number, HOTLINE, source_ref=agi_uniqueid,
+                                attestation=...)
            DURABLE, and only then hotline-done, HANGUP    (C5, like C10)
+
+Trust in caller ID (issue 8 item 7): anyone can send any caller ID, so a
+hotline revocation records how far the trunk vouched for it. Asterisk's
+res_stir_shaken verifies an incoming call's SIP Identity header and exposes
+the result through the ``STIR_SHAKEN`` dialplan function
+(docs.asterisk.org, Dialplan_Functions/STIR_SHAKEN: ``count``, then per
+identity ``attestation`` A/B/C and ``verify_result`` "success" or a failure
+code). Only "A-verified" (the carrier vouches that the caller may use the
+number) counts as attested; the others are listed by ``dialer contacts
+review`` and counted in the C20 report. The revocation is honoured either
+way: an opt-out is the safe direction (C5).
 
 ``Playback()`` would swallow the keypress (DESIGN.md), so prompts are played
 with ``STREAM FILE`` and escape digits, then ``WAIT FOR DIGIT``.
@@ -34,7 +47,7 @@ import asyncio
 import contextlib
 import io
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -47,6 +60,7 @@ from dialer.consent.model import RevocationChannel
 from dialer.errors import DialerError, NotFoundError, NumberError, TelephonyError
 from dialer.log import configure_logging
 from dialer.masking import mask_number
+from dialer.model.consents import ATTESTED, NO_ATTESTATION
 from dialer.numbers import normalise
 from dialer.settings import Settings, config_path, load_settings
 from dialer.store.store import Store
@@ -70,6 +84,8 @@ ANONYMOUS_CALLER_IDS = frozenset(
 CORE_APOLOGY = ("im-sorry", "please-try-call-later")
 HOTLINE_ERROR = "hotline-error"
 RECORDED_BY = "hotline"
+#: identities looked at on one call (a trunk adds one, rarely two)
+MAX_IDENTITIES = 4
 
 
 class CallerHangup(TelephonyError):
@@ -94,6 +110,10 @@ class AgiChannel(Protocol):
         """The key pressed within ``timeout_ms``, or ``""``."""
         ...
 
+    def get_variable(self, name: str) -> str:
+        """A channel variable or dialplan function's value; ``""`` when unset."""
+        ...
+
     def hangup(self) -> None: ...
 
 
@@ -101,7 +121,7 @@ class Revoker(Protocol):
     """Records a hotline revocation; returns what to log ("revocation 12") once
     it is DURABLE (in the store, or in the fsynced revocation journal)."""
 
-    def __call__(self, number: str, source_ref: str) -> str: ...
+    def __call__(self, number: str, source_ref: str, attestation: str) -> str: ...
 
 
 class HotlineOutcome(StrEnum):
@@ -150,6 +170,36 @@ def caller_number(env: Mapping[str, str], default_region: str) -> str | None:
         return normalise(raw, default_region)
     except NumberError:
         return None
+
+
+def caller_attestation(read: Callable[[str], str]) -> str:
+    """How far the trunk vouched for this call's caller ID (see the module docstring).
+
+    ``read`` returns a dialplan function's value (AGI GET VARIABLE). The best
+    verified identity wins ("A-verified" over "B-verified"); with identities
+    but none verified, the first failure ("failed:invalid_or_no_attest");
+    with none at all, or without res_stir_shaken, "none".
+    """
+    count = read("STIR_SHAKEN(count)").strip()
+    if not count.isdigit() or int(count) == 0:
+        return NO_ATTESTATION
+    best = ""
+    failures: list[str] = []
+    for index in range(min(int(count), MAX_IDENTITIES)):
+        result = read(f"STIR_SHAKEN({index},verify_result)").strip().lower()
+        level = read(f"STIR_SHAKEN({index},attestation)").strip().upper()[:1]
+        if result == "success" and level in ("A", "B", "C"):
+            best = min(best or level, level)
+        else:
+            failures.append("".join(ch for ch in result if ch.isalnum() or ch in "_-")[:40])
+    if best:
+        return f"{best}-verified"
+    return f"failed:{failures[0] or 'unknown'}"
+
+
+def is_attested(attestation: str | None) -> bool:
+    """True only for a fully attested, verified caller ID (STIR/SHAKEN "A")."""
+    return attestation == ATTESTED
 
 
 def resolve_prompts(
@@ -208,14 +258,23 @@ def run_hotline(
             agi.hangup()
             return HotlineResult(HotlineOutcome.NO_CALLER_ID, detail="no usable caller ID")
         masked = mask_number(number)
+        # read before the question: once 1 is pressed nothing may stand between
+        # the caller and the revocation (a hang-up then still revokes)
+        attestation = _read_attestation(agi)
         if not _confirmed(agi, prompts, tries, digit_timeout_ms):
             log.info("hotline.not_confirmed", number=masked, uniqueid=source_ref)
             agi.stream_file(prompts.goodbye)
             agi.hangup()
             return HotlineResult(HotlineOutcome.NOT_CONFIRMED, number=masked)
         # C5: the revocation is durable before the caller hears it is done
-        revocation = revoke(number, source_ref)
-        log.info("hotline.revoked", number=masked, revocation=revocation, uniqueid=source_ref)
+        revocation = revoke(number, source_ref, attestation)
+        log.info(
+            "hotline.revoked",
+            number=masked,
+            revocation=revocation,
+            uniqueid=source_ref,
+            attestation=attestation,
+        )
         agi.stream_file(prompts.done)
         agi.hangup()
         return HotlineResult(HotlineOutcome.REVOKED, revocation, masked)
@@ -231,6 +290,16 @@ def run_hotline(
         return HotlineResult(
             HotlineOutcome.FAILED, revocation, masked, str(exc), exit_code=exc.exit_code
         )
+
+
+def _read_attestation(agi: AgiChannel) -> str:
+    try:
+        return caller_attestation(agi.get_variable)
+    except CallerHangup:
+        raise
+    except TelephonyError as exc:  # Asterisk could not say: recorded as unattested
+        log.warning("hotline.attestation_unreadable", error=str(exc))
+        return "unreadable"
 
 
 def _confirmed(agi: AgiChannel, prompts: HotlinePrompts, tries: int, timeout_ms: int) -> bool:
@@ -277,7 +346,7 @@ class StoreRevoker:
             cfg = self._settings.store
             self._store = self._runner.run(Store.open(cfg.path, cfg.key_file))
 
-    def __call__(self, number: str, source_ref: str) -> str:
+    def __call__(self, number: str, source_ref: str, attestation: str) -> str:
         self.open()
         assert self._store is not None
         result = self._runner.run(
@@ -286,6 +355,7 @@ class StoreRevoker:
                 RevocationChannel.HOTLINE,
                 source_ref=source_ref,
                 recorded_by=RECORDED_BY,
+                attestation=attestation,
             )
         )
         return result.reference
@@ -351,6 +421,9 @@ class PystChannel:
 
     def wait_for_digit(self, timeout_ms: int) -> str:
         return str(self._do("wait_for_digit", timeout_ms) or "")
+
+    def get_variable(self, name: str) -> str:
+        return str(self._do("get_variable", name) or "")
 
     def hangup(self) -> None:
         self._do("hangup")

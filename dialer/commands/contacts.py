@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import typer
@@ -78,14 +79,26 @@ def lists(json_out: bool = typer.Option(False, "--json")) -> None:
     run_async(body)
 
 
+REVIEW_COLUMNS = ["reason", "list", "contact", "number", "received_at", "attestation", "call"]
+
+
 @app.command("review")
 def review(
     clear: str = typer.Option("", help="A number staff checked: lift its wrong-party block"),
+    days: int = typer.Option(
+        90, min=1, max=3660, help="Hotline opt-outs received in the last DAYS days"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Contacts flagged as a wrong party (keypad 8, or unallocated twice, C16).
+    """What staff should check with a family:
 
-    Staff check the number with the family, fix the list, then lift the block.
+    - contacts flagged as a wrong party (keypad 8, or unallocated twice, C16):
+      check the number, fix the list, then lift the block with --clear;
+    - hotline opt-outs whose caller ID the phone company did not fully vouch
+      for (no STIR/SHAKEN "A" attestation): the opt-out is honoured, but a
+      spoofed caller ID could have made it. Call the family; if they want the
+      calls, record their consent again (it lifts the opt-out).
+
     Example: dialer contacts review --clear +12025550123
     """
 
@@ -98,11 +111,41 @@ def review(
                 console.print(f"{mask_number(number)} may be called again")
                 return
             flagged = await store.contacts.needing_review()
+            since = store.clock() - dt.timedelta(days=days)
+            hotline = await store.consent.hotline_to_review(since)
+        rows: list[tuple[str, ...]] = [
+            ("wrong-party", name, c.external_id, mask_number(c.number), "", "", "")
+            for name, c in flagged
+        ]
+        rows += [
+            (
+                "hotline-unattested",
+                h.list_name,
+                h.contact,
+                mask_number(h.number) if h.number else "(not in a contact list)",
+                h.received_at.isoformat(timespec="seconds"),
+                h.attestation or "not recorded",
+                h.source_ref,
+            )
+            for h in hotline
+        ]
+        # "call" is Asterisk's uniqueid (epoch.sequence), never a phone number:
+        # shown whole so staff can find the call in Asterisk's logs
+        if json_out:
+            emit_rows("", REVIEW_COLUMNS, rows, True, keep={"call"})
+            return
         emit_rows(
             "Contacts to review (wrong party)",
             ["list", "contact", "number"],
-            [(name, c.external_id, mask_number(c.number)) for name, c in flagged],
-            json_out,
+            [r[1:4] for r in rows if r[0] == "wrong-party"],
+            False,
+        )
+        emit_rows(
+            f"Hotline opt-outs without a verified caller ID (last {days} days)",
+            ["received", "list", "contact", "number", "attestation", "call"],
+            [(r[4], r[1], r[2], r[3], r[5], r[6]) for r in rows if r[0] != "wrong-party"],
+            False,
+            keep={"call"},
         )
 
     run_async(body)

@@ -15,6 +15,7 @@ from dialer.consent.model import DEFAULT_CAPS, Purpose, RevocationChannel
 from dialer.consent.rules import effective_window
 from dialer.consent.windows import first_zone_outside, resolved_zones, zone_info
 from dialer.errors import AuditChainError
+from dialer.model.consents import ATTESTED
 from dialer.model.evidence import (
     AttemptRecord,
     CampaignRecord,
@@ -160,8 +161,12 @@ async def revocation_effect(
     to_block: list[float] = []
     blocked = overridden = reconsented = before_recorded = 0
     violations: list[str] = []
+    # issue 8 item 7: how far the trunk vouched for each hotline caller ID
+    hotline: Counter[str] = Counter()
     for rev in revocations:
         by_channel[rev.channel] += 1
+        if rev.channel == RevocationChannel.HOTLINE.value:
+            hotline[rev.attestation or "not recorded"] += 1
         received, recorded = rev.received_at, rev.recorded_at
         delays.append((recorded - received).total_seconds())
         # attempts after the request, not counting the call it was made on (keypad)
@@ -208,6 +213,10 @@ async def revocation_effect(
             "seconds_recorded_to_blocked_attempt": seconds(to_block),
         },
         "calls_between_received_and_recorded": before_recorded,
+        "hotline_attestation": dict(sorted(hotline.items())),
+        # honoured like every revocation, but the caller ID may have been spoofed:
+        # listed by `dialer contacts review` for staff to check with the family
+        "hotline_unattested": sum(n for a, n in hotline.items() if a != ATTESTED),
     }
 
 

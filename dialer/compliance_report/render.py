@@ -84,6 +84,10 @@ def render_report(data: dict[str, Any], console: Console) -> None:
                     "calls placed before the revocation was recorded",
                     rev["calls_between_received_and_recorded"],
                 ),
+                (
+                    "hotline opt-outs without a verified caller ID (dialer contacts review)",
+                    rev.get("hotline_unattested", 0),
+                ),
             ],
         )
     )

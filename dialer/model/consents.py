@@ -113,3 +113,26 @@ class DurableRevocation:
         if self.revocation_id is not None:
             return f"revocation {self.revocation_id}"
         return f"revocation (journal entry {self.journal_id}; stored once the database recovers)"
+
+
+#: a hotline revocation whose caller ID the trunk fully vouched for (STIR/SHAKEN
+#: "A", verified by Asterisk); every other value is reviewed (issue 8 item 7)
+ATTESTED = "A-verified"
+#: what a hotline revocation records when the trunk vouched for nothing
+NO_ATTESTATION = "none"
+
+
+@dataclass(frozen=True)
+class HotlineReview:
+    """A hotline revocation whose caller ID was not fully attested, for staff review."""
+
+    revocation_id: int
+    received_at: dt.datetime
+    #: "none", "B-verified", "failed:<reason>" ...; "" when recorded before attestations
+    attestation: str
+    #: the hotline call's Asterisk uniqueid
+    source_ref: str
+    #: the number, when a contact list has it (revocations keep only its keyed hash)
+    number: str | None
+    contact: str
+    list_name: str

@@ -59,6 +59,8 @@ class RevocationRecord:
     received_at: dt.datetime
     recorded_at: dt.datetime
     source_ref: str
+    #: hotline: the caller-ID attestation ("A-verified", "none" ...); None elsewhere
+    attestation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

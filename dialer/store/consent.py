@@ -17,9 +17,9 @@ import aiosqlite
 
 from dialer.consent.crypto import Sealer
 from dialer.consent.model import NumberFacts, RevocationChannel
-from dialer.model.consents import ConsentInput, RevocationResult
+from dialer.model.consents import ATTESTED, ConsentInput, HotlineReview, RevocationResult
 from dialer.store import audit, rows
-from dialer.store.db import Clock, Database, ts
+from dialer.store.db import Clock, Database, parse_ts, ts
 from dialer.store.facts import (
     HISTORY_WINDOW,
     FactsReader,
@@ -28,7 +28,7 @@ from dialer.store.facts import (
 )
 from dialer.store.journal import JournalEntry
 from dialer.store.lists import RETENTION, ListStore
-from dialer.store.sealed import CONSENT_CONTACT
+from dialer.store.sealed import CONSENT_CONTACT, CONTACT_NUMBER
 
 __all__ = ["HISTORY_WINDOW", "RETENTION", "ConsentStore", "PendingRevocations"]
 
@@ -185,6 +185,7 @@ class ConsentStore(ListStore):
         received_at: dt.datetime | None = None,
         recorded_by: str = "system",
         wait_s: float | None = None,
+        attestation: str | None = None,
     ) -> RevocationResult:
         """Write one revocation to the store, committed before this returns (C5).
 
@@ -211,6 +212,7 @@ class ConsentStore(ListStore):
                 now=now,
                 source_ref=source_ref,
                 recorded_by=recorded_by,
+                attestation=attestation,
             )
         return RevocationResult(revocation_id, number_hash, received, now)
 
@@ -225,6 +227,7 @@ class ConsentStore(ListStore):
         source_ref: str,
         recorded_by: str,
         journal_ref: str = "",
+        attestation: str | None = None,
     ) -> int:
         async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM revocations") as cur:
             found = await cur.fetchone()
@@ -241,6 +244,8 @@ class ConsentStore(ListStore):
                 "recorded_at": ts(now),
                 "source_ref": source_ref or None,
                 "recorded_by": recorded_by,
+                # hotline: how far the trunk vouched for the caller ID (issue 8 item 7)
+                "attestation": attestation,
             },
         )
         details: dict[str, Any] = {
@@ -254,6 +259,8 @@ class ConsentStore(ListStore):
         if journal_ref:
             # it waited in the revocation journal while the store was unavailable
             details["journal"] = journal_ref
+        if attestation is not None:
+            details["attestation"] = attestation
         await audit.append(conn, self.sealer, "revocation", details, now, added=[added])
         return revocation_id
 
@@ -286,9 +293,43 @@ class ConsentStore(ListStore):
                     source_ref=entry.source_ref,
                     recorded_by=entry.recorded_by,
                     journal_ref=entry.id,
+                    attestation=entry.attestation or None,
                 )
                 added += 1
         return added
+
+    async def hotline_to_review(self, since: dt.datetime) -> list[HotlineReview]:
+        """Hotline revocations since ``since`` whose caller ID was not fully
+        attested (issue 8 item 7), with the contact that has the number, if any."""
+        found = await self.db.fetchall(
+            "SELECT r.id, r.received_at, COALESCE(r.attestation, ''), "
+            "COALESCE(r.source_ref, ''), c.id, c.number_sealed, c.external_id, l.name "
+            "FROM revocations r "
+            "LEFT JOIN contacts c ON c.id = "
+            "(SELECT MIN(id) FROM contacts WHERE number_hash = r.number_hash) "
+            "LEFT JOIN contact_lists l ON l.id = c.list_id "
+            "WHERE r.channel = ? AND (r.attestation IS NULL OR r.attestation != ?) "
+            "AND r.received_at >= ? ORDER BY r.received_at",
+            (RevocationChannel.HOTLINE.value, ATTESTED, ts(since)),
+        )
+        return [
+            HotlineReview(
+                revocation_id=int(r[0]),
+                received_at=parse_ts(r[1]),
+                attestation=str(r[2]),
+                source_ref=str(r[3]),
+                number=(
+                    self.sealer.open_field(
+                        r[5], CONTACT_NUMBER.table, CONTACT_NUMBER.column, int(r[4])
+                    )
+                    if r[4] is not None
+                    else None
+                ),
+                contact=str(r[6] or ""),
+                list_name=str(r[7] or ""),
+            )
+            for r in found
+        ]
 
     async def revocation_id_for(
         self, number: str, channel: RevocationChannel, source_ref: str

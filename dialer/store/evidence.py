@@ -52,7 +52,13 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 def _revocation(r: Any) -> RevocationRecord:
     return RevocationRecord(
-        int(r[0]), str(r[1]), str(r[2]), parse_ts(r[3]), parse_ts(r[4]), str(r[5] or "")
+        int(r[0]),
+        str(r[1]),
+        str(r[2]),
+        parse_ts(r[3]),
+        parse_ts(r[4]),
+        str(r[5] or ""),
+        None if len(r) < 7 or r[6] is None else str(r[6]),
     )
 
 
@@ -167,7 +173,7 @@ class EvidenceStore:
     async def revocations(self, period: Period) -> list[RevocationRecord]:
         where, params = _where(period, "received_at")
         rows = await self.db.fetchall(
-            "SELECT id, number_hash, channel, received_at, recorded_at, source_ref "
+            "SELECT id, number_hash, channel, received_at, recorded_at, source_ref, attestation "
             f"FROM revocations WHERE {where} ORDER BY received_at",
             params,
         )

@@ -312,6 +312,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE attempts ADD COLUMN gate_mac TEXT;
         """,
     ),
+    (
+        8,
+        """
+        -- issue 8 item 7: the caller-ID attestation a hotline revocation came with
+        -- (Asterisk's STIR_SHAKEN verification: "A-verified", "B-verified",
+        -- "failed:<reason>" ... or "none"); NULL for the other channels. The row
+        -- MAC covers it (dialer.store.rows: every non-NULL column).
+        ALTER TABLE revocations ADD COLUMN attestation TEXT;
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

@@ -66,8 +66,13 @@ async def revoke_durably(
     received_at: dt.datetime | None = None,
     recorded_by: str = "system",
     budget_s: float = REVOCATION_BUDGET_S,
+    attestation: str | None = None,
 ) -> DurableRevocation:
-    """Record a revocation in the store, or else in the fsynced journal (see module doc)."""
+    """Record a revocation in the store, or else in the fsynced journal (see module doc).
+
+    ``attestation``: for the hotline, how far the trunk vouched for the caller
+    ID (dialer.hotline.caller_attestation); kept with the row (issue 8 item 7).
+    """
     received = received_at or consent.clock()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget_s
@@ -85,6 +90,7 @@ async def revoke_durably(
                 received_at=received,
                 recorded_by=recorded_by,
                 wait_s=max(min(remaining, TRY_WAIT_S), 0.05),
+                attestation=attestation,
             )
             return DurableRevocation(result.number_hash, received, result.revocation_id)
         except (StoreError, sqlite3.Error, OSError) as exc:
@@ -110,6 +116,7 @@ async def revoke_durably(
         journaled_at=ts(consent.clock()),
         source_ref=source_ref,
         recorded_by=recorded_by,
+        attestation=attestation or "",
     )
     try:
         # fsync may take a while on a struggling disk: never stall other calls

@@ -113,6 +113,7 @@ class Store:
         received_at: dt.datetime | None = None,
         recorded_by: str = "system",
         budget_s: float = REVOCATION_BUDGET_S,
+        attestation: str | None = None,
     ) -> DurableRevocation:
         """THE revocation function (C5): keypad, hotline, SMS, staff and web all end here.
 
@@ -131,6 +132,7 @@ class Store:
             received_at=received_at,
             recorded_by=recorded_by,
             budget_s=budget_s,
+            attestation=attestation,
         )
         if result.journaled:
             self._ensure_drain()

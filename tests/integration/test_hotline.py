@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import os
 import sqlite3
 import time
@@ -30,7 +31,9 @@ from pathlib import Path
 import pytest
 from support.sample import daytime_prefix, sample_number
 from support.sandbox import Sandbox
+from typer.testing import CliRunner
 
+from dialer.cli import app
 from dialer.consent.crypto import create_key_file
 from dialer.consent.gate import decide
 from dialer.consent.model import (
@@ -234,8 +237,19 @@ async def test_c5_hotline_caller_pressing_1_revokes_and_the_gate_blocks(
 
         chain = await store.verify_audit()
         assert chain.entries == 3  # two consents, one revocation
+        # issue 8 item 7: the sandbox trunk signs nothing, so Asterisk's STIR_SHAKEN
+        # function reports no identity: recorded as "none" and listed for review
+        with sqlite3.connect(store.db.path) as conn:
+            assert conn.execute("SELECT attestation FROM revocations").fetchall() == [("none",)]
     finally:
         await store.close()
+    review = CliRunner().invoke(
+        app, ["--config", str(installation.config), "contacts", "review", "--json"]
+    )
+    assert review.exit_code == 0, review.output
+    assert [(r["reason"], r["attestation"], r["call"]) for r in json.loads(review.stdout)] == [
+        ("hotline-unattested", "none", call.hotline_uniqueid)
+    ]
 
     # C18: the program logged what happened, with the number masked
     assert "hotline.revoked" in call.log
@@ -306,6 +320,11 @@ class ScriptedChannel:
     hang_up_at: str = ""
     commands: list[str] = field(default_factory=list)
     on_stream: dict[str, object] = field(default_factory=dict)
+    #: channel variables / dialplan functions (STIR_SHAKEN ...) the trunk reports
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def get_variable(self, name: str) -> str:
+        return self.variables.get(name, "")
 
     def answer(self) -> None:
         self.commands.append("ANSWER")
@@ -411,7 +430,7 @@ def test_hotline_hangup_before_confirming_revokes_nothing(
 
 
 def test_hotline_store_failure_apologises_with_nonzero_exit() -> None:
-    def broken(number: str, source_ref: str) -> str:
+    def broken(number: str, source_ref: str, attestation: str) -> str:
         raise StoreError("database is locked")
 
     channel = ScriptedChannel(env(), keys=["1"])
