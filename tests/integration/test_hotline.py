@@ -243,8 +243,10 @@ async def test_c5_hotline_caller_pressing_1_revokes_and_the_gate_blocks(
             assert conn.execute("SELECT attestation FROM revocations").fetchall() == [("none",)]
     finally:
         await store.close()
-    review = CliRunner().invoke(
-        app, ["--config", str(installation.config), "contacts", "review", "--json"]
+    review = await asyncio.to_thread(  # the CLI runs its own event loop
+        CliRunner().invoke,
+        app,
+        ["--config", str(installation.config), "contacts", "review", "--json"],
     )
     assert review.exit_code == 0, review.output
     assert [(r["reason"], r["attestation"], r["call"]) for r in json.loads(review.stdout)] == [
