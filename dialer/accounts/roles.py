@@ -13,12 +13,15 @@ manage recordings  -       -      yes
 manage users       -       -      yes
 manage caller IDs  -       -      yes
 override (C6)      -       -      yes
+reveal numbers     -       -      yes
 =================  ======  =====  =====
 
 "Viewers see, staff run campaigns and manage contacts, admins also manage
 recordings, users, caller IDs and overrides." Consent (look-up is a view;
 revoking on a parent's behalf and importing a consent file) is part of managing
-contacts. Pure data: no I/O, so the route layer and the tests share one table.
+contacts. Exporting a report with full phone numbers (masked everywhere else,
+C18) is an admin's explicit, audited act. Pure data: no I/O, so the route layer
+and the tests share one table.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage users"
     MANAGE_CALLER_IDS = "manage caller IDs"
     OVERRIDE = "override revocations (C6)"
+    REVEAL_NUMBERS = "export full phone numbers (C18)"
 
 
 _VIEWER = frozenset({Permission.VIEW})

@@ -1,16 +1,20 @@
-"""``dialer campaign report NAME --csv``: the per-contact report for spreadsheets.
+"""The per-contact campaign report as CSV for spreadsheets: the one function
+``dialer campaign report NAME --csv`` and the web console's download both use.
 
-Numbers are masked (C18) unless an operator asks for them with ``--reveal``;
-that export is recorded in the audit log (who, which campaign, how many rows,
-C19). Every cell that a spreadsheet would run as a formula (starting with
-``=``, ``+``, ``-``, ``@``, tab or CR: OWASP's CSV injection list) is prefixed
-with ``'``, so a contact field like ``=HYPERLINK(...)`` stays text.
+Numbers are masked (C18) unless an operator asks for them (``--reveal`` on the
+CLI, an admin's explicit reveal in the console); that export is recorded in
+the audit log with who asked, which campaign and how many rows (C19). Every
+cell that a spreadsheet would run as a formula (starting with ``=``, ``+``,
+``-``, ``@``, tab or CR: OWASP's CSV injection list) is prefixed with ``'``, so
+a contact field like ``=HYPERLINK(...)`` stays text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from dialer.campaign.report import campaign_report
@@ -19,9 +23,20 @@ from dialer.store.store import Store
 CSV_COLUMNS = ("contact", "number", "outcome", "attempts", "gate", "detail", "language", "call_id")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+#: which report rows go into the file (the console's filters); None keeps all
+RowFilter = Callable[[dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class CsvExport:
+    text: str
+    rows: int
+    revealed: bool
+
 
 def csv_cell(value: Any) -> str:
     text = "" if value is None else str(value)
+    # a masked number starts with "+": keep it readable, but never a formula
     return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
@@ -34,9 +49,18 @@ def report_rows_csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-async def campaign_report_csv(store: Store, name: str, *, reveal_by: str | None = None) -> str:
-    """The CSV text; ``reveal_by`` (the operator) exports plaintext numbers, audited."""
+async def export_report_csv(
+    store: Store, name: str, *, reveal_by: str | None = None, keep: RowFilter | None = None
+) -> CsvExport:
+    """The CSV of campaign ``name``; ``reveal_by`` (who asks) exports plaintext
+    numbers and is audited before the text exists (no unaudited plaintext export)."""
     report = await campaign_report(store, name, reveal=reveal_by is not None)
+    rows = [row for row in report["per_contact"] if keep is None or keep(row)]
     if reveal_by is not None:
-        await store.lifecycle.record_reveal(name, reveal_by, len(report["per_contact"]))
-    return report_rows_csv(report["per_contact"])
+        await store.lifecycle.record_reveal(name, reveal_by, len(rows))
+    return CsvExport(report_rows_csv(rows), len(rows), reveal_by is not None)
+
+
+async def campaign_report_csv(store: Store, name: str, *, reveal_by: str | None = None) -> str:
+    """The whole campaign's CSV text (``dialer campaign report NAME --csv``)."""
+    return (await export_report_csv(store, name, reveal_by=reveal_by)).text

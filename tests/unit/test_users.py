@@ -205,6 +205,7 @@ def test_role_matrix_is_exactly_the_issue_s() -> None:
         Permission.MANAGE_USERS,
         Permission.MANAGE_CALLER_IDS,
         Permission.OVERRIDE,
+        Permission.REVEAL_NUMBERS,
     }
     for permission in Permission:
         assert allows(Role.ADMIN, permission)

@@ -1,38 +1,50 @@
 """Reports: outcome per contact with filters (numbers masked, C18), the SVG
-outcome chart, the CSV download, and the C20 compliance report."""
+outcome chart, the CSV download (masked; an admin's explicit reveal exports
+full numbers, audited with the admin's name), and the C20 compliance report.
+The CSV itself is ``dialer.campaign.report_csv``'s, the same as the CLI's."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dialer.accounts.roles import Permission
 from dialer.campaign.report import campaign_report
-from dialer.campaign.report_csv import report_rows_csv
+from dialer.campaign.report_csv import CsvExport, RowFilter, export_report_csv
 from dialer.compliance_report import audit_report
 from dialer.errors import InputError
 from dialer.model.user import Session
 from dialer.web.context import context
 from dialer.web.ui.charts import bar_chart
-from dialer.web.ui.core import page, render
+from dialer.web.ui.core import action, page, render
+from dialer.web.ui.forms import Form
+
+
+def _keep(params: Mapping[str, str]) -> RowFilter:
+    """The report page's filters (outcome, language, contact id) as a row test."""
+    outcome = params.get("outcome", "")
+    language = params.get("language", "")
+    contact = params.get("contact", "").strip().lower()
+
+    def keep(row: dict[str, Any]) -> bool:
+        return (
+            (not outcome or row["outcome"] == outcome)
+            and (not language or row["language"] == language)
+            and (not contact or contact in str(row["contact"]).lower())
+        )
+
+    return keep
 
 
 def _filtered(report: dict[str, Any], request: Request) -> list[dict[str, Any]]:
-    outcome = request.query_params.get("outcome", "")
-    language = request.query_params.get("language", "")
-    contact = request.query_params.get("contact", "").strip().lower()
-    rows = report["per_contact"]
-    return [
-        row
-        for row in rows
-        if (not outcome or row["outcome"] == outcome)
-        and (not language or row["language"] == language)
-        and (not contact or contact in str(row["contact"]).lower())
-    ]
+    keep = _keep(request.query_params)
+    return [row for row in report["per_contact"] if keep(row)]
 
 
 @page()
@@ -54,24 +66,41 @@ async def report_page(request: Request, session: Session) -> Response:
     )
 
 
-@page()
-async def report_csv(request: Request, session: Session) -> Response:
-    ctx = context(request)
-    name = request.path_params["name"]
-    report = await campaign_report(ctx.store, name)
-    rows = _filtered(report, request)
-    text = report_rows_csv(rows)  # masked numbers, formula cells escaped (as the CLI's)
-    await ctx.store.users.record_action(
-        session.user.name, "report-download", {"campaign": name, "rows": len(rows)}
-    )
+def _csv_response(name: str, export: CsvExport) -> Response:
+    suffix = "-full-numbers" if export.revealed else ""
     return Response(
-        text,
+        export.text,
         media_type="text/csv; charset=utf-8",
         headers={
-            "Content-Disposition": f'attachment; filename="{name}-report.csv"',
+            "Content-Disposition": f'attachment; filename="{name}-report{suffix}.csv"',
             "Cache-Control": "no-store",
         },
     )
+
+
+@page()
+async def report_csv(request: Request, session: Session) -> Response:
+    """The masked CSV (C18), with the page's filters."""
+    ctx = context(request)
+    name = request.path_params["name"]
+    export = await export_report_csv(ctx.store, name, keep=_keep(request.query_params))
+    await ctx.store.users.record_action(
+        session.user.name, "report-download", {"campaign": name, "rows": export.rows}
+    )
+    return _csv_response(name, export)
+
+
+@action(Permission.REVEAL_NUMBERS, once=False)
+async def report_csv_reveal(request: Request, session: Session, form: Form) -> Response:
+    """Full numbers: an admin's explicit POST (CSRF-checked), audited as
+    report-reveal with the admin's name before the file is produced (C18, C19)."""
+    ctx = context(request)
+    name = request.path_params["name"]
+    filters = {key: form.get(key) for key in ("outcome", "language", "contact")}
+    export = await export_report_csv(
+        ctx.store, name, reveal_by=session.user.name, keep=_keep(filters)
+    )
+    return _csv_response(name, export)
 
 
 def _date(text: str, label: str) -> dt.datetime | None:
@@ -111,5 +140,6 @@ async def compliance(request: Request, session: Session) -> Response:
 routes = [
     Route("/campaigns/{name}/report", report_page, methods=["GET"]),
     Route("/campaigns/{name}/report.csv", report_csv, methods=["GET"]),
+    Route("/campaigns/{name}/report-full.csv", report_csv_reveal, methods=["POST"]),
     Route("/compliance", compliance, methods=["GET"]),
 ]
