@@ -21,6 +21,9 @@ clear message and an exit code, and nothing foreign leaks out::
     ├── EngineBusyError          another engine (serve / campaign run) holds this store
     ├── StateError               a campaign cannot go from its state to the one asked
     ├── HttpServerError          the service's HTTP server cannot start (port in use ...)
+    ├── AccessError              an HTTP API request is refused (web/auth.py)
+    │   ├── NotAuthenticated     no valid API token or session (401)
+    │   └── NotPermitted         the user's role does not allow it, or no CSRF token (403)
     └── TelephonyError           Asterisk is unreachable or misbehaves
         ├── AmiConnectError      cannot connect to AMI (host/port)
         ├── AmiAuthError         AMI login refused (user/secret)
@@ -134,6 +137,20 @@ class HttpServerError(DialerError):
 class IntegrityError(AuditChainError):
     """Data rows, the integrity ledger or the audit head were changed outside the
     dialer (C19): nothing is dialled or written until it is investigated."""
+
+
+class AccessError(DialerError):
+    """An HTTP API request without the right credentials."""
+
+    exit_code = 2
+
+
+class NotAuthenticated(AccessError):
+    """No credentials, or credentials that open nothing (unknown token, ended session)."""
+
+
+class NotPermitted(AccessError):
+    """Known user, but the role does not allow the request (or a cookie POST lacks CSRF)."""
 
 
 class TelephonyError(DialerError):

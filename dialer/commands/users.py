@@ -7,8 +7,17 @@ from pathlib import Path
 import typer
 
 from dialer.accounts.roles import MATRIX, Role
+from dialer.accounts.tokens import create_token, revoke_tokens
 from dialer.accounts.users import add_user, disable_user, list_users
-from dialer.commands.common import console, emit_rows, open_store, operator, run_async, settings
+from dialer.commands.common import (
+    console,
+    emit_rows,
+    err_console,
+    open_store,
+    operator,
+    run_async,
+    settings,
+)
 from dialer.settings import read_secret_file
 
 app = typer.Typer(help="Web console accounts (admin, staff, viewer).", no_args_is_help=True)
@@ -88,5 +97,37 @@ def disable(name: str) -> None:
         async with open_store(settings()) as store:
             await disable_user(store, name, by=operator())
         console.print(f"user {name!r} disabled; their sessions ended")
+
+    run_async(body)
+
+
+@app.command()
+def token(
+    name: str,
+    label: str = typer.Option("", help="What the token is for (shown in the audit log)"),
+    revoke: bool = typer.Option(False, "--revoke", help="Revoke every token of this user"),
+) -> None:
+    """Create an API token for the JSON API (/api/...), acting as this user.
+
+    The token is printed once (on stdout, alone) and only its SHA-256 is kept:
+    store it like a password. Send it as 'Authorization: Bearer TOKEN'. It has
+    the user's role: viewers read, staff also start, pause, resume and cancel
+    campaigns; every change is audited with the user's name. Disabling the user
+    or --revoke ends it at once.
+
+    Example: dialer users token scheduler-bot --label "bell system"
+    """
+
+    async def body() -> None:
+        async with open_store(settings()) as store:
+            if revoke:
+                count = await revoke_tokens(store, name, by=operator())
+                console.print(f"{count} API token(s) of {name!r} revoked")
+                return
+            secret, record = await create_token(store, name, label=label, by=operator())
+        err_console.print(
+            f"API token {record.id} for {name!r} (shown once; only its hash is kept):"
+        )
+        print(secret)
 
     run_async(body)

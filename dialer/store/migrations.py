@@ -322,6 +322,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE revocations ADD COLUMN attestation TEXT;
         """,
     ),
+    (
+        9,
+        """
+        -- API tokens for the JSON API (issue 9 item 6): 'dialer users token NAME' shows a
+        -- token once; only its SHA-256 is kept, so a copy of the database opens nothing
+        CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            user_id INTEGER NOT NULL REFERENCES users (id),
+            label TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

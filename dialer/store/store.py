@@ -24,6 +24,7 @@ from dialer.errors import ConfigError, StoreError
 from dialer.masking import mask_text
 from dialer.model.consents import DurableRevocation
 from dialer.store import audit, integrity, rotation, verify
+from dialer.store.api_tokens import ApiTokenStore
 from dialer.store.campaigns import CampaignStore
 from dialer.store.consent import ConsentStore
 from dialer.store.contacts import ContactStore
@@ -64,6 +65,7 @@ class Store:
         self.campaigns = CampaignStore(db, sealer, clock)
         self.recordings = RecordingStore(db, sealer, clock)
         self.users = UserStore(db, sealer, clock)
+        self.tokens = ApiTokenStore(db, sealer, clock)
         self.history = HistoryStore(db, sealer, self.consent)
         self.evidence = EvidenceStore(db, sealer)
         self._drain_task: asyncio.Task[None] | None = None

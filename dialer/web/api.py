@@ -7,14 +7,17 @@ input such as a start time in the past or a malformed body).
 
     GET  /api/campaigns                      list with states
     GET  /api/campaigns/{name}               status: state, schedule, progress, live figures
-    POST /api/campaigns/{name}/start         {"at": "2026-12-03 07:00"} (optional), {"by": ...}
+    POST /api/campaigns/{name}/start         {"at": "2026-12-03 07:00"} (optional)
     POST /api/campaigns/{name}/pause         {"reason": ...}
     POST /api/campaigns/{name}/resume
-    POST /api/campaigns/{name}/cancel        {"reason": ... (required), "by": ...}
+    POST /api/campaigns/{name}/cancel        {"reason": ... (required)}
     GET  /api/campaigns/{name}/preflight     ?at=2026-12-03%2007:00 (issue 14; dials nobody)
-    POST /api/campaigns/{name}/approve       {"by": ...} second-person approval (issue 14)
+    POST /api/campaigns/{name}/approve       second-person approval (issue 14)
 
-``by`` names who acts (audited); the staff UI passes its logged-in user.
+Every request is authenticated (``dialer.web.auth``): an API token
+(``Authorization: Bearer``) or a console login; viewers may read, staff and
+admins may also control. The authenticated user's name is who acts in the
+audit log (C19); a ``by`` field in the body is ignored.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from dialer.accounts.roles import Permission
 from dialer.campaign import control
 from dialer.campaign.approval import approve_campaign
 from dialer.campaign.preflight_check import parse_start, run_preflight
 from dialer.errors import InputError
+from dialer.web.auth import api_user
 from dialer.web.context import context
 
 #: a control request body is a few short fields
@@ -59,6 +64,7 @@ def _live(request: Request) -> dict[str, dict[str, Any]]:
 
 
 async def list_campaigns(request: Request) -> JSONResponse:
+    await api_user(request, Permission.VIEW)
     ctx = context(request)
     rows = await control.list_campaigns(ctx.store)
     live = _live(request)
@@ -66,6 +72,7 @@ async def list_campaigns(request: Request) -> JSONResponse:
 
 
 async def campaign_status(request: Request) -> JSONResponse:
+    await api_user(request, Permission.VIEW)
     ctx = context(request)
     name = request.path_params["name"]
     return JSONResponse(
@@ -74,48 +81,52 @@ async def campaign_status(request: Request) -> JSONResponse:
 
 
 async def start(request: Request) -> JSONResponse:
+    user = await api_user(request, Permission.RUN_CAMPAIGNS)
     ctx, body = context(request), await _body(request)
     row = await control.start_campaign(
         ctx.store,
         ctx.settings,
         request.path_params["name"],
-        by=body.get("by") or "api",
+        by=user.name,
         at=body.get("at") or None,
     )
     return JSONResponse(row.to_json())
 
 
 async def pause(request: Request) -> JSONResponse:
+    user = await api_user(request, Permission.RUN_CAMPAIGNS)
     ctx, body = context(request), await _body(request)
     row = await control.pause_campaign(
         ctx.store,
         request.path_params["name"],
-        by=body.get("by") or "api",
+        by=user.name,
         reason=body.get("reason", ""),
     )
     return JSONResponse(row.to_json())
 
 
 async def resume(request: Request) -> JSONResponse:
-    ctx, body = context(request), await _body(request)
-    row = await control.resume_campaign(
-        ctx.store, request.path_params["name"], by=body.get("by") or "api"
-    )
+    user = await api_user(request, Permission.RUN_CAMPAIGNS)
+    ctx = context(request)
+    await _body(request)  # refuse a malformed body like the other commands
+    row = await control.resume_campaign(ctx.store, request.path_params["name"], by=user.name)
     return JSONResponse(row.to_json())
 
 
 async def cancel(request: Request) -> JSONResponse:
+    user = await api_user(request, Permission.RUN_CAMPAIGNS)
     ctx, body = context(request), await _body(request)
     row = await control.cancel_campaign(
         ctx.store,
         request.path_params["name"],
-        by=body.get("by") or "api",
+        by=user.name,
         reason=body.get("reason", ""),
     )
     return JSONResponse(row.to_json())
 
 
 async def preflight(request: Request) -> JSONResponse:
+    await api_user(request, Permission.VIEW)
     ctx = context(request)
     at = request.query_params.get("at", "")
     start_at = (
@@ -126,9 +137,11 @@ async def preflight(request: Request) -> JSONResponse:
 
 
 async def approve(request: Request) -> JSONResponse:
-    ctx, body = context(request), await _body(request)
+    user = await api_user(request, Permission.RUN_CAMPAIGNS)
+    ctx = context(request)
+    await _body(request)  # refuse a malformed body like the other commands
     _approval, status = await approve_campaign(
-        ctx.store, ctx.settings, request.path_params["name"], body.get("by", "")
+        ctx.store, ctx.settings, request.path_params["name"], user.name
     )
     return JSONResponse(status.to_json())
 

@@ -2,7 +2,8 @@
 
     /healthz              health.py    readiness (503 when not ready)
     /metrics              metrics.py   Prometheus text format
-    /api/...              api.py       JSON API (campaign list, status, control)
+    /api/...              api.py       JSON API (campaign list, status, control);
+                                       auth.py: an API token or a console login
     /sms/inbound          webhooks.py  SMS provider webhooks (C5)
     everything else       ui/          the staff UI and the parent opt-out page,
                                        mounted when the package is present
@@ -28,7 +29,9 @@ from dialer.errors import (
     DialerError,
     EngineBusyError,
     InputError,
+    NotAuthenticated,
     NotFoundError,
+    NotPermitted,
     StateError,
 )
 from dialer.masking import mask_text
@@ -39,6 +42,10 @@ UI_MODULE = "dialer.web.ui"
 
 
 def _status_for(exc: DialerError) -> int:
+    if isinstance(exc, NotAuthenticated):
+        return 401
+    if isinstance(exc, NotPermitted):
+        return 403
     if isinstance(exc, NotFoundError):
         return 404
     if isinstance(exc, StateError | EngineBusyError):
@@ -51,7 +58,12 @@ def _status_for(exc: DialerError) -> int:
 async def dialer_error(request: Request, exc: Exception) -> Response:
     """A DialerError becomes one clear JSON message (masked, C18) and a fitting status."""
     assert isinstance(exc, DialerError)
-    return JSONResponse({"error": mask_text(str(exc))}, status_code=_status_for(exc))
+    # RFC 6750 section 3: a 401 names the scheme the client should use
+    unauthenticated = isinstance(exc, NotAuthenticated)
+    headers = {"WWW-Authenticate": 'Bearer realm="dialer"'} if unauthenticated else None
+    return JSONResponse(
+        {"error": mask_text(str(exc))}, status_code=_status_for(exc), headers=headers
+    )
 
 
 def _ui_parts(ctx: WebContext) -> tuple[Sequence[BaseRoute], Sequence[Middleware]]:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 
 from dialer.metrics import Metrics
+from dialer.model.user import Session
 from dialer.settings import Settings
 from dialer.store.store import Store
 
@@ -33,12 +34,23 @@ class EngineView(Protocol):
         ...
 
 
+class SessionReader(Protocol):
+    """The console's logged-in sessions (``dialer.web.ui.security.Guard``), so the
+    JSON API accepts a logged-in browser as well as an API token."""
+
+    async def session(self, request: Request) -> tuple[Session | None, bool]:
+        """(the live session or None, whether a session cookie was presented)."""
+        ...
+
+
 @dataclass
 class WebContext:
     settings: Settings
     store: Store
     engine: EngineView | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    #: set by the console UI when it is mounted; None: the API takes tokens only
+    sessions: SessionReader | None = None
     #: room for the UI's own per-app objects (sessions, templates ...)
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -56,8 +56,10 @@ class ServiceProcess:
                 raise AssertionError(f"dialer serve not ready in {timeout} s:\n{self.log()}")
             time.sleep(0.2)
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+    def client(self, token: str = "") -> httpx.Client:
+        """An HTTP client; with ``token``, every request carries it (API auth)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        return httpx.Client(base_url=self.url, timeout=10, headers=headers)
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

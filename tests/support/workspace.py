@@ -16,6 +16,7 @@ from pathlib import Path
 
 from support.sample import write_consents, write_contacts
 from support.sandbox import Sandbox
+from support.webapp import PASSWORD
 from typer.testing import CliRunner
 
 from dialer.cli import app
@@ -93,6 +94,15 @@ class Workspace:
             CALLER_ID,
             *options,
         )
+
+    def user(self, name: str, role: str) -> str:
+        """Add a console account (password ``support.webapp.PASSWORD``); returns an
+        API token for it (``dialer users token``)."""
+        secret = self.root / f".pw-{name}"
+        secret.write_text(PASSWORD)
+        secret.chmod(0o600)
+        self.ok("users", "add", name, "--role", role, "--password-file", str(secret))
+        return self.ok("users", "token", name).strip().splitlines()[-1]
 
     def settings(self) -> Settings:
         return load_settings(self.config)

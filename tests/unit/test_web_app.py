@@ -13,6 +13,9 @@ import httpx
 import pytest
 from support.store import CALLER_ID, campaign, open_store
 
+from dialer.accounts.roles import Role
+from dialer.accounts.tokens import create_token
+from dialer.accounts.users import add_user
 from dialer.errors import HttpServerError
 from dialer.service.http import HttpServer, bind
 from dialer.settings import Settings
@@ -28,11 +31,23 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
+PASSWORD = "correct horse battery"
+
+
+async def bearer(store: Store, name: str, role: Role) -> dict[str, str]:
+    await add_user(store, name, role, PASSWORD, by="test")
+    token, _record = await create_token(store, name, label="test", by="test")
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.fixture
 async def http(store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    """A staff member's API token on every request."""
+    headers = await bearer(store, "ruiz", Role.STAFF)
     server = HttpServer(create_app(WebContext(Settings(), store)), "127.0.0.1", 0)
     await server.start()
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.bound_port}") as client:
+    url = f"http://127.0.0.1:{server.bound_port}"
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
         yield client
     await server.stop()
 
@@ -88,24 +103,26 @@ async def test_c19_control_through_the_api_is_audited_and_bad_input_is_refused(
     assert malformed.status_code == 400 and "not valid JSON" in malformed.json()["error"]
     assert (await http.post("/api/campaigns/nope/start")).status_code == 404
     # issue 14: a school campaign waits for a second operator (the campaign's creator
-    # is "test"), who cannot be its creator
-    unapproved = await http.post(f"{base}/start", json={"by": "Ms. Ruiz"})
+    # is "test"), who cannot be its creator; the approver is the token's user
+    unapproved = await http.post(f"{base}/start")
     assert unapproved.status_code == 400
     assert "needs a second operator's approval" in unapproved.json()["error"]
-    own = await http.post(f"{base}/approve", json={"by": "test"})
+    creator = await bearer(store, "test", Role.STAFF)
+    own = await http.post(f"{base}/approve", headers=creator, json={"by": "someone else"})
     assert own.status_code == 400 and "a different operator" in own.json()["error"]
     preflight = (await http.get(f"{base}/preflight")).json()
     assert preflight["campaign"] == "snow-day" and preflight["approval"]["required"] is True
-    approved = await http.post(f"{base}/approve", json={"by": "Principal Lee"})
-    assert approved.status_code == 200 and approved.json()["approved_by"] == "Principal Lee"
+    approved = await http.post(f"{base}/approve")
+    assert approved.status_code == 200 and approved.json()["approved_by"] == "ruiz"
+    # "by" in the body cannot name someone else: the token's user is who acts
     started = await http.post(f"{base}/start", json={"by": "Ms. Ruiz"})
     assert started.status_code == 200 and started.json()["state"] == "running"
-    no_reason = await http.post(f"{base}/cancel", json={"by": "Ms. Ruiz"})
+    no_reason = await http.post(f"{base}/cancel", json={})
     assert no_reason.status_code == 400 and "why" in no_reason.json()["error"]
-    cancelled = await http.post(f"{base}/cancel", json={"by": "Ms. Ruiz", "reason": "reopened"})
+    cancelled = await http.post(f"{base}/cancel", json={"reason": "reopened"})
     assert cancelled.json()["state"] == "cancelled"
     status = (await http.get(base)).json()
-    assert status["state"] == "cancelled" and status["changed_by"] == "Ms. Ruiz"
+    assert status["state"] == "cancelled" and status["changed_by"] == "ruiz"
     assert status["reason"] == "reopened" and status["engine"] == {"running": False, "pid": None}
     kinds = [t.to_state.value for t in await store.lifecycle.history("snow-day")]
     assert kinds == ["running", "cancelled"]

@@ -52,6 +52,7 @@ def _state(ctx: WebContext) -> UiState:
     if "ui" not in ctx.extras:
         ctx.extras["ui"] = UiState.create(ctx)
     ui: UiState = ctx.extras["ui"]
+    ctx.sessions = ui.guard  # the JSON API also accepts a console login
     return ui
 
 
