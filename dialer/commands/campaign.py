@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 from dialer.campaign import control
@@ -31,6 +28,7 @@ from dialer.commands.common import (
     settings,
     write_private,
 )
+from dialer.commands.live_view import LiveProgressView
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.service.progress import CampaignProgress
 from dialer.settings import Settings
@@ -114,52 +112,6 @@ def override(
     run_async(body)
 
 
-class LiveView:
-    """A live table of counts while the campaign runs."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.counts: Counter[str] = Counter()
-        self.pending = 0
-        self.live: Live | None = None
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        kind = event["event"]
-        if kind == "start":
-            self.pending = int(event["pending"])
-        elif kind == "deferred":
-            self.counts["waiting for window"] += 1
-        elif kind == "dialing":
-            self.counts["dialing"] += 1
-        elif kind == "outcome":
-            self.counts[event["outcome"]] += 1
-            self.counts["done"] += 1
-            if event["outcome"] != "blocked":
-                self.counts["dialing"] -= 1
-        if self.live is not None:
-            self.live.update(self.render())
-
-    def render(self) -> Table:
-        table = Table(title=f"campaign {self.name}", title_justify="left")
-        table.add_column("state")
-        table.add_column("calls", justify="right")
-        table.add_row("to do", str(self.pending))
-        for key in (
-            "dialing",
-            "done",
-            "completed",
-            "opted-out",
-            "wrong-number",
-            "busy",
-            "no-answer",
-            "failed",
-            "blocked",
-        ):
-            if self.counts.get(key):
-                table.add_row(key, str(self.counts[key]))
-        return table
-
-
 @app.command()
 def run(
     name: str,
@@ -178,21 +130,17 @@ def run(
 
     async def body() -> None:
         cfg = settings(json_logs_off_terminal=True)
-        view = LiveView(name)
         # contract 3: one engine per store; refuses while 'dialer serve' runs
         with EngineLock(cfg.store.path, "campaign run"):
-            await _run_foreground(cfg, name, view, json_out, wait_for_window)
+            await _run_foreground(cfg, name, json_out, wait_for_window)
 
     run_async(body)
 
 
-async def _run_foreground(
-    cfg: Settings, name: str, view: LiveView, json_out: bool, wait_for_window: bool
-) -> None:
+async def _run_foreground(cfg: Settings, name: str, json_out: bool, wait_for_window: bool) -> None:
     progress = CampaignProgress(name)
 
     def on_event(event: dict[str, Any]) -> None:
-        view(event)
         progress(event)
 
     async with open_store(cfg, dial=True) as store:
@@ -212,8 +160,8 @@ async def _run_foreground(
                         name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
                     )
                 else:
-                    with Live(view.render(), console=console, refresh_per_second=4) as live:
-                        view.live = live
+                    # the same view as 'dialer serve' on a terminal (one block per campaign)
+                    async with LiveProgressView(console, lambda: {name: progress.snapshot()}):
                         summary = await engine.run_campaign(
                             name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
                         )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dialer.commands.common import run_async, settings
+from dialer.commands.common import console, run_async, settings
+from dialer.commands.live_view import LiveProgressView
 from dialer.service.service import Service
 
 
@@ -12,11 +13,27 @@ def serve() -> None:
 
     Campaigns are started, paused and cancelled with 'dialer campaign start|pause|
     resume|cancel' (or the HTTP API); the service acts on them within a second.
+    On a terminal it shows each running campaign's progress live; elsewhere
+    (systemd, docker, a pipe) it logs JSON lines, with a progress line per
+    running campaign every few seconds.
 
     Example: dialer serve
     """
 
     async def body() -> None:
-        await Service(settings(json_logs_off_terminal=True)).run()
+        cfg = settings(json_logs_off_terminal=True)
+        if not console.is_terminal:
+            await Service(cfg).run()
+            return
+        # on a terminal the live view shows the progress: no progress log lines
+        service = Service(cfg, progress_lines=False)
+        view = LiveProgressView(
+            console,
+            service.live_progress,
+            header=service.status_line,
+            idle="no campaign running; start one with: dialer campaign start NAME",
+        )
+        async with view:
+            await service.run()
 
     run_async(body)

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from dialer.campaign.engine import Engine
+from dialer.errors import HttpServerError
 from dialer.service.http import HttpServer
 from dialer.service.supervisor import Supervisor
 from dialer.settings import Settings
@@ -31,8 +32,11 @@ log = structlog.get_logger("dialer.service")
 class Service:
     """The running service; it is also the ``EngineView`` the web layer reads."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, progress_lines: bool = True) -> None:
+        """``progress_lines``: log a progress line per running campaign every
+        ``logging.progress_seconds`` (off when a terminal shows the live view)."""
         self.settings = settings
+        self.progress_lines = progress_lines
         self.lock = EngineLock(settings.store.path, "serve")
         self.store: Store | None = None
         self.engine: Engine | None = None
@@ -56,6 +60,26 @@ class Service:
 
     def live_progress(self) -> dict[str, dict[str, Any]]:
         return self.supervisor.live_progress() if self.supervisor else {}
+
+    def status_line(self) -> str:
+        """One line for the terminal view: where it listens, Asterisk, what runs."""
+        if self.stopping.is_set():
+            return "dialer serve: stopping (calls in progress finish)"
+        if self.engine is None or self.http is None or self.supervisor is None:
+            return "dialer serve: starting"
+        try:
+            port = self.http.bound_port
+        except HttpServerError:
+            return "dialer serve: stopped"
+        cfg = self.settings
+        servers = self.engine.server_states()
+        up = sum(1 for s in servers if s.get("ok"))
+        asterisk = "up" if up == len(servers) else f"{up} of {len(servers)} up"
+        running = len(self.supervisor.runs)
+        return (
+            f"dialer serve: HTTP {cfg.http.host}:{port} · Asterisk {asterisk} · "
+            f"{running} campaign{'s' if running != 1 else ''} running"
+        )
 
     # -- life ------------------------------------------------------------------
 
@@ -84,7 +108,9 @@ class Service:
                 self.engine = Engine(cfg, self.store)
                 await self.engine.start()
                 stack.push_async_callback(self.engine.stop)
-                self.supervisor = Supervisor(self.store, self.engine, cfg, ctx.metrics)
+                self.supervisor = Supervisor(
+                    self.store, self.engine, cfg, ctx.metrics, progress_lines=self.progress_lines
+                )
                 supervisor_task = asyncio.create_task(self.supervisor.run())
                 log.info(
                     "service ready",

@@ -88,8 +88,17 @@ class _Run:
 
 
 class Supervisor:
-    def __init__(self, store: Store, engine: Engine, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        progress_lines: bool = True,
+    ) -> None:
         self.store = store
+        self.progress_lines = progress_lines
         self.engine = engine
         self.settings = settings
         self.metrics = metrics
@@ -125,7 +134,7 @@ class Supervisor:
                 log.error("scheduler tick failed", error=str(exc))
             self._last_tick = time.monotonic()
             if time.monotonic() >= next_progress:
-                for run in self.runs.values():
+                for run in self.runs.values() if self.progress_lines else ():
                     run.progress.log_line()
                 next_progress = time.monotonic() + self.settings.logging.progress_seconds
             with contextlib.suppress(TimeoutError):

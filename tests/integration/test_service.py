@@ -8,10 +8,18 @@ the service with exit 0.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
+import pty
+import re
+import signal
 import sqlite3
+import struct
 import subprocess
 import sys
+import termios
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,9 +47,10 @@ def test_serve_answers_health_and_metrics_and_holds_the_engine_lock(
 ) -> None:
     ws, port = service_workspace(tmp_path, sandbox)
     ws.school_campaign({"a": "+12125550106"})
+    viewer = ws.user("val", "viewer")
     with ServiceProcess(ws.config, port, tmp_path / "serve.log") as service:
         service.start()
-        with service.client() as http:
+        with service.client(viewer) as http:
             health = http.get("/healthz")
             assert health.status_code == 200
             body = health.json()
@@ -94,9 +103,10 @@ def test_c19_pause_stops_new_calls_at_once_and_resume_finishes_the_campaign(
     long_call = sample_number(prefix, 1, 6)  # answers and listens to the whole message
     busy = [sample_number(prefix, i, 9) for i in range(2, 6)]  # busy at once
     ws.school_campaign({"long": long_call, **{f"b{i}": n for i, n in enumerate(busy)}})
+    viewer = ws.user("val", "viewer")
     with ServiceProcess(ws.config, port, tmp_path / "serve.log") as service:
         service.start()
-        with service.client() as http:
+        with service.client(viewer) as http:
             assert _status(http)["state"] == "draft"
             ws.ok("campaign", "start", "c")
             # the service acts within a second: the first (long) call is up
@@ -124,7 +134,11 @@ def test_c19_pause_stops_new_calls_at_once_and_resume_finishes_the_campaign(
             assert cli["state"] == "completed" and cli["engine"]["running"] is True
         assert service.stop() == 0
     events = service.log_events()
-    assert any(e.get("event") == "campaign progress" and e.get("campaign") == "c" for e in events)
+    # off a terminal: JSON progress lines with the live view's figures
+    progress = [e for e in events if e.get("event") == "campaign progress"]
+    assert progress and all(e["campaign"] == "c" for e in progress)
+    assert {"done", "total", "outcomes", "calls_per_second", "eta_seconds"} <= set(progress[-1])
+    assert progress[-1]["done"] == 5 and progress[-1]["total"] == 5
     assert any(e.get("event") == "campaign completed" for e in events)
     # C18: no plaintext number in the service's log
     assert long_call not in service.log() and busy[0] not in service.log()
@@ -154,9 +168,10 @@ def test_scheduled_start_and_a_restart_resumes_the_running_campaign(
     out = ws.ok("campaign", "start", "c", "--at", at)
     assert "scheduled for" in out and "no 'dialer serve' is running" in out
     log1 = tmp_path / "serve1.log"
+    viewer = ws.user("val", "viewer")
     with ServiceProcess(ws.config, port, log1) as service:
         service.start()
-        with service.client() as http:
+        with service.client(viewer) as http:
             assert _status(http)["state"] == "scheduled"
             _wait("the scheduled start", lambda: _status(http)["state"] == "running", 15)
             _wait(
@@ -167,7 +182,7 @@ def test_scheduled_start_and_a_restart_resumes_the_running_campaign(
         assert service.stop() == 0
     with ServiceProcess(ws.config, port, tmp_path / "serve2.log") as service:
         service.start()
-        with service.client() as http:
+        with service.client(viewer) as http:
             # still "running" in the store: the new service continues it
             _wait("completion after restart", lambda: _status(http)["state"] == "completed", 30)
             final = _status(http)
@@ -202,3 +217,95 @@ def test_bad_input_gets_one_clear_message(tmp_path: Path, sandbox: Sandbox) -> N
     assert last.startswith("error: ") and f"127.0.0.1:{dead}" in last
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+class PtyService:
+    """``dialer serve`` on a pseudo-terminal (as staff run it by hand): all its
+    output, the live view included, read from the pty's master side."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.output = bytearray()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+
+    def start(self) -> None:
+        master, slave = pty.openpty()
+        # a 120x40 terminal: the view's blocks fit
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dialer", "--config", str(self.config), "serve"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self._master = master
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self._master, 65536)
+            except OSError:  # EIO: the process closed its side
+                return
+            if not chunk:
+                return
+            self.output.extend(chunk)
+
+    def text(self) -> str:
+        """What the terminal received, without colour and cursor escape sequences."""
+        raw = self.output.decode("utf-8", errors="replace")
+        return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "", raw)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(60)
+        if self._reader is not None:
+            self._reader.join(5)
+        os.close(self._master)
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def test_serve_on_a_terminal_shows_the_live_view_instead_of_json_lines(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    ws, port = service_workspace(tmp_path, sandbox, max_concurrent=1)
+    prefix = daytime_prefix()
+    long_call = sample_number(prefix, 1, 6)
+    busy = [sample_number(prefix, i, 9) for i in range(2, 5)]
+    ws.school_campaign({"long": long_call, **{f"b{i}": n for i, n in enumerate(busy)}})
+    viewer = ws.user("val", "viewer")
+    service = PtyService(ws.config)
+    try:
+        service.start()
+        _wait("the service on the terminal", lambda: f"HTTP 127.0.0.1:{port}" in service.text())
+        assert "no campaign running" in service.text()
+        ws.ok("campaign", "start", "c")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            http.headers["Authorization"] = f"Bearer {viewer}"
+            _wait("the first call in the view", lambda: "in progress" in service.text())
+            _wait("completion", lambda: _status(http)["state"] == "completed", 45)
+        assert service.stop() == 0
+    finally:
+        service.kill()
+    text = service.text()
+    # the view's block: done/total with the figures, redrawn while it ran
+    assert "campaign c" in text and "calls/s" in text and "ETA" in text
+    assert "0 / 4" in text or "1 / 4" in text
+    assert re.search(r"busy\s+[1-3]\b", text), text[-3000:]
+    assert "1 campaign running" in text
+    # on a terminal: human log lines, no JSON, no progress log lines
+    assert '{"' not in text and "campaign progress" not in text.split("campaign completed")[0]
+    assert "service stopped" in text
+    assert long_call not in text and busy[0] not in text  # C18 on the terminal too
