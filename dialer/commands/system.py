@@ -50,7 +50,7 @@ retry_delay_seconds = 300
 answering_machine_detection = false   # true: machines get the voicemail version (C11)
 
 [audio]
-sounds_dir = "sounds"           # converted audio; Asterisk must be able to read it
+sounds_dir = {sounds_dir}   # converted audio; Asterisk must be able to read it
 
 [campaigns]
 approval = "non-emergency"      # who needs a second operator's 'campaign approve': all, none
@@ -63,6 +63,9 @@ def init(
     callback: str = typer.Option("", help="Callback number spoken in messages (C11)"),
     hotline: str = typer.Option("", help="Opt-out hotline number (C5)"),
     ami_secret_file: str = typer.Option("secrets/ami.secret", help="File holding the AMI secret"),
+    sounds_dir: str = typer.Option(
+        "sounds", "--sounds-dir", help="Folder for converted audio that Asterisk reads"
+    ),
 ) -> None:
     """Create the settings file, the store key (0600) and the database.
 
@@ -71,7 +74,7 @@ def init(
     path = config_path(GLOBALS.config)
     if not path.exists():
         try:
-            text = _settings_text(org, timezone, callback, hotline, ami_secret_file)
+            text = _settings_text(org, timezone, callback, hotline, ami_secret_file, sounds_dir)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except DialerError as exc:
@@ -112,7 +115,12 @@ def _holds_data(path: Path) -> bool:
 
 
 def _settings_text(
-    org: str, timezone: str, callback: str, hotline: str, ami_secret_file: str
+    org: str,
+    timezone: str,
+    callback: str,
+    hotline: str,
+    ami_secret_file: str,
+    sounds_dir: str = "sounds",
 ) -> str:
     """The new settings file, checked as ``load_settings`` will read it: a value
     that would not parse or not validate is refused before anything is written."""
@@ -130,6 +138,7 @@ def _settings_text(
         callback=toml_string(numbers["--callback"]),
         hotline=toml_string(numbers["--hotline"]),
         ami_secret_file=toml_string(ami_secret_file),
+        sounds_dir=toml_string(sounds_dir),
     )
     try:
         settings_from_dict(tomllib.loads(text), base_dir=Path.cwd())
