@@ -88,7 +88,7 @@ def test_c19_api_needs_credentials_staff_token_controls_audited_and_csv_download
         assert {row[2] for row in rows[1:]} == {"busy"}
         admin = _login(service, "ruiz")
         page = admin.get("/campaigns/c/report")
-        full = admin.post("/campaigns/c/report-full.csv", data=form_tokens(page.text))
+        full = admin.post("/campaigns/c/report/full.csv", data=form_tokens(page.text))
         assert full.status_code == 200
         assert all(f"'{n}" in full.text for n in busy)  # plaintext, still never a formula
         reader.close()

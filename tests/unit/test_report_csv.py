@@ -115,18 +115,18 @@ def test_c19_only_an_admin_s_explicit_reveal_exports_numbers_audited_with_the_na
     for name in ("val", "lee"):
         client = server.login(name)
         page = client.get("/campaigns/c/report")
-        assert "report-full.csv" not in page.text  # the button is an admin's
+        assert "report/full.csv" not in page.text  # the button is an admin's
         csrf = hidden(client.get("/").text, "csrf_token")  # a valid token of this session
-        refused = client.post("/campaigns/c/report-full.csv", data={"csrf_token": csrf})
+        refused = client.post("/campaigns/c/report/full.csv", data={"csrf_token": csrf})
         assert refused.status_code == 403 and NUMBERS[0] not in refused.text
     admin = server.login("ruiz")
     page = admin.get("/campaigns/c/report", params={"language": "en"})
     assert "Download CSV with full numbers" in page.text
-    forged = admin.post("/campaigns/c/report-full.csv", data={"language": "en"})
+    forged = admin.post("/campaigns/c/report/full.csv", data={"language": "en"})
     assert forged.status_code == 403 and NUMBERS[0] not in forged.text
     assert audit_kinds(db).get("report-reveal", 0) == 0
     fields = {**form_tokens(page.text), "language": hidden(page.text, "language")}
-    full = admin.post("/campaigns/c/report-full.csv", data=fields)
+    full = admin.post("/campaigns/c/report/full.csv", data=fields)
     assert full.status_code == 200 and "full-numbers" in full.headers["content-disposition"]
     rows = _rows(full.text)
     assert [r[:2] for r in rows[1:]] == [["'" + FORMULA_ID, "'" + NUMBERS[0]]]

@@ -140,6 +140,6 @@ async def compliance(request: Request, session: Session) -> Response:
 routes = [
     Route("/campaigns/{name}/report", report_page, methods=["GET"]),
     Route("/campaigns/{name}/report.csv", report_csv, methods=["GET"]),
-    Route("/campaigns/{name}/report-full.csv", report_csv_reveal, methods=["POST"]),
+    Route("/campaigns/{name}/report/full.csv", report_csv_reveal, methods=["POST"]),
     Route("/compliance", compliance, methods=["GET"]),
 ]
