@@ -51,8 +51,12 @@ def system_root() -> Iterator[Path]:
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:
+    """``scripts/install --root ROOT --wheels .venv/wheelhouse``: the offline install
+    (a PBX host without internet access), so the test needs no package index."""
+    wheels = REPO / ".venv" / "wheelhouse"
+    assert any(wheels.glob("*.whl")), f"{wheels} is empty: run scripts/setup"
     done = subprocess.run(
-        [str(INSTALL), "--root", str(root), "--", "--org", "Test District"],
+        [str(INSTALL), "--root", str(root), "--wheels", str(wheels), "--", "--org", "Test"],
         capture_output=True,
         text=True,
         timeout=600,
