@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import typer
 
+from dialer.audio.tts import clear_cache
 from dialer.commands.common import console, open_store, operator, print_json, run_async, settings
 from dialer.store.engine_lock import EngineLock
 
@@ -44,6 +47,9 @@ def rotate(json_out: bool = typer.Option(False, "--json")) -> None:
         with EngineLock(cfg.store.path, "key rotate"):
             async with open_store(cfg) as store:
                 report = await store.rotate_key(cfg.store.key_file, operator())
+            # spoken names are cached under names keyed by the store key (C18): with
+            # a new key they would never be found again, so the old renders go now
+            await asyncio.to_thread(clear_cache, cfg.audio.sounds_dir / "tts")
         if json_out:
             print_json(
                 {

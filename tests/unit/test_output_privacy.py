@@ -192,3 +192,15 @@ def test_no_rich_markup_is_left_in_the_commands() -> None:
         if markup.search(line) and not line.lstrip().startswith("#")
     ]
     assert not offenders, offenders
+
+
+def test_c18_key_rotation_drops_the_spoken_name_cache(tmp_path: Path) -> None:
+    """TTS file names are keyed by the store key: after a rotation the old renders
+    could never be found again, so they must not stay on disk (personal audio)."""
+    config = tmp_path / "dialer.toml"
+    dialer(config, "init")
+    cache = load_settings(config).audio.sounds_dir / "tts" / "en"
+    cache.mkdir(parents=True)
+    (cache / "0123abcd.wav").write_bytes(b"RIFF")
+    dialer(config, "key", "rotate")
+    assert not (cache / "0123abcd.wav").exists()
