@@ -33,6 +33,7 @@ from dialer.commands import (
     safety,
     serve,
     sms,
+    staff,
     system,
     users,
 )
@@ -125,6 +126,7 @@ app.add_typer(consent.app, name="consent")
 app.add_typer(consent.dnc_app, name="dnc")
 app.add_typer(consent.callerid_app, name="callerid")
 app.add_typer(contacts.app, name="contacts")
+recordings.app.command("record")(staff.record)
 app.add_typer(recordings.app, name="recordings")
 for command in (
     campaign_control.start,
@@ -140,7 +142,9 @@ app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
 app.add_typer(key.app, name="key")
 app.add_typer(sms.app, name="sms")
+users.app.command("phone-pin")(staff.phone_pin)
 app.add_typer(users.app, name="users")
+app.add_typer(staff.phone_app, name="staff-phone")
 
 
 def _version(value: bool) -> None:

@@ -24,6 +24,8 @@ clear message and an exit code, and nothing foreign leaks out::
     ├── AccessError              an HTTP API request is refused (web/auth.py)
     │   ├── NotAuthenticated     no valid API token or session (401)
     │   └── NotPermitted         the user's role does not allow it, or no CSRF token (403)
+    ├── StaffCallError           a test call or recording call ended without its result
+    │                            (not answered, hung up or cancelled before keeping)
     └── TelephonyError           Asterisk is unreachable or misbehaves
         ├── AmiConnectError      cannot connect to AMI (host/port)
         ├── AmiAuthError         AMI login refused (user/secret)
@@ -151,6 +153,12 @@ class NotAuthenticated(AccessError):
 
 class NotPermitted(AccessError):
     """Known user, but the role does not allow the request (or a cookie POST lacks CSRF)."""
+
+
+class StaffCallError(DialerError):
+    """A call to a staff phone (test call, record by phone) ended without its result."""
+
+    exit_code = 10
 
 
 class TelephonyError(DialerError):

@@ -43,6 +43,16 @@ HOTLINE_DONE = "hotline-done"
 HOTLINE_NO_CALLERID = "hotline-no-callerid"
 HOTLINE_INVALID = "hotline-invalid"
 GOODBYE = "goodbye"
+# issue 14: record by phone, and the answers of a test call
+RECORD_ENTER_PIN = "record-enter-pin"
+RECORD_PIN_WRONG = "record-pin-wrong"
+RECORD_AFTER_TONE = "record-after-tone"
+RECORD_PLAYBACK = "record-playback"
+RECORD_MENU = "record-menu"
+RECORD_AGAIN = "record-again"
+RECORD_CANCELLED = "record-cancelled"
+TEST_CALL_OPTOUT = "test-call-optout"
+TEST_CALL_WRONG_NUMBER = "test-call-wrong-number"
 PAUSE = "pause"
 PLUS = "digits/plus"
 PAUSE_MS = 300
@@ -84,6 +94,21 @@ PROMPT_TEXTS: dict[str, dict[str, str]] = {
         ),
         HOTLINE_INVALID: "Sorry, that is not a valid choice.",
         GOODBYE: "Goodbye.",
+        RECORD_ENTER_PIN: "Please enter your recording PIN, then press pound.",
+        RECORD_PIN_WRONG: "That PIN is not valid.",
+        RECORD_AFTER_TONE: "Record your message after the tone. Press pound when you are done.",
+        RECORD_PLAYBACK: "This is your recording.",
+        RECORD_MENU: "To keep it, press 1. To record it again, press 2. To cancel, press 3.",
+        RECORD_AGAIN: "Let's record it again.",
+        RECORD_CANCELLED: "Nothing was saved. Goodbye.",
+        TEST_CALL_OPTOUT: (
+            "This is a test call: pressing 9 would have stopped these calls. "
+            "Nothing was recorded. Goodbye."
+        ),
+        TEST_CALL_WRONG_NUMBER: (
+            "This is a test call: pressing 8 would have reported a wrong number. "
+            "Nothing was recorded. Goodbye."
+        ),
         PLUS: "plus",
         **{digit_prompt(str(d)): word for d, word in enumerate(_EN_DIGITS)},
     },
@@ -111,6 +136,26 @@ PROMPT_TEXTS: dict[str, dict[str, str]] = {
         ),
         HOTLINE_INVALID: "Lo sentimos, esa opción no es válida.",
         GOODBYE: "Adiós.",
+        RECORD_ENTER_PIN: "Marque su PIN de grabación y después oprima la tecla numeral.",
+        RECORD_PIN_WRONG: "Ese PIN no es válido.",
+        RECORD_AFTER_TONE: (
+            "Grabe su mensaje después del tono. Oprima la tecla numeral cuando termine."
+        ),
+        RECORD_PLAYBACK: "Esta es su grabación.",
+        RECORD_MENU: (
+            "Para guardarla, oprima el 1. Para grabarla otra vez, oprima el 2. "
+            "Para cancelar, oprima el 3."
+        ),
+        RECORD_AGAIN: "Vamos a grabarla otra vez.",
+        RECORD_CANCELLED: "No se guardó nada. Adiós.",
+        TEST_CALL_OPTOUT: (
+            "Esta es una llamada de prueba: oprimir el 9 habría detenido estas llamadas. "
+            "No se registró nada. Adiós."
+        ),
+        TEST_CALL_WRONG_NUMBER: (
+            "Esta es una llamada de prueba: oprimir el 8 habría indicado un número "
+            "equivocado. No se registró nada. Adiós."
+        ),
         PLUS: "más",
         **{digit_prompt(str(d)): word for d, word in enumerate(_ES_DIGITS)},
     },

@@ -17,6 +17,7 @@ from dialer.campaign.broadcast import CallRegistry, broadcast_route
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
 from dialer.errors import TelephonyError
+from dialer.recorder.route import Recorder, record_route
 from dialer.settings import Settings
 from dialer.store.store import Store
 from dialer.telephony.ami import client_for
@@ -37,7 +38,11 @@ class Engine:
             action_timeout=settings.asterisk.action_timeout,
         )
         self.agi = FastAgiServer(
-            {"broadcast": broadcast_route(self.registry, store)},
+            {
+                "broadcast": broadcast_route(self.registry, store),
+                # issue 14: the call-in recording line ([dialer-record], exten s)
+                "record": record_route(Recorder(settings, store)),
+            },
             settings.agi.host,
             settings.agi.port,
             max_sessions=settings.agi.max_sessions or session_cap(settings.engine.max_concurrent),

@@ -169,7 +169,11 @@ async def seal_rows(conn: aiosqlite.Connection, sealer: Sealer) -> rows.Ledger:
 async def reseal_legacy_values(conn: aiosqlite.Connection, sealer: Sealer) -> int:
     """Bind every value sealed before associated data existed to its place."""
     count = 0
+    async with conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+        existing = {str(r[0]) async for r in cur}
     for sealed in SEALED_COLUMNS.values():
+        if sealed.table not in existing:
+            continue  # created by a later migration: every value it holds is sealed bound
         async with conn.execute(
             f"SELECT {sealed.id_column}, {sealed.column} FROM {sealed.table} "
             f"WHERE {sealed.column} IS NOT NULL"

@@ -340,6 +340,27 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
         """,
     ),
+    (
+        10,
+        """
+        -- issue 14: the only numbers a test call or a "call me to record" may ring
+        CREATE TABLE staff_phones (
+            number_hash TEXT PRIMARY KEY,
+            number_sealed BLOB NOT NULL,
+            label TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            added_by TEXT NOT NULL
+        );
+        -- issue 14: the call-in recording line's PIN of a console account, as a keyed
+        -- hash (unique: the line finds the account from the digits alone)
+        CREATE TABLE phone_pins (
+            user_id INTEGER PRIMARY KEY REFERENCES users (id),
+            pin_index TEXT NOT NULL UNIQUE,
+            set_at TEXT NOT NULL,
+            set_by TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

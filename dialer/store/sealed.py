@@ -56,6 +56,8 @@ CALLER_ID_NUMBER = sealed_column("caller_ids", "number_sealed", "number_hash")
 CONTACT_NUMBER = sealed_column("contacts", "number_sealed", "id")
 CONTACT_FIELDS = sealed_column("contacts", "fields_sealed", "id")
 CAMPAIGN_CALLER_ID = sealed_column("campaigns", "caller_id_sealed", "id")
+#: issue 14: staff phones, the only numbers test calls and recording calls ring
+STAFF_PHONE_NUMBER = sealed_column("staff_phones", "number_sealed", "number_hash")
 
 for _table, _column in (
     ("consents", "number_hash"),
@@ -69,5 +71,6 @@ for _table, _column in (
     ("attempts", "number_hash"),
     # ``Sealer.index`` of a contact list's digest (preflight): re-indexed like a number
     ("campaign_list_fingerprints", "fingerprint"),
+    ("staff_phones", "number_hash"),
 ):
     index_column(_table, _column)

@@ -37,6 +37,7 @@ from dialer.store.migrations import LATEST_VERSION, SEALED_ROWS_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
 from dialer.store.safeguards import SafeguardStore
+from dialer.store.staff import StaffStore
 from dialer.store.users import UserStore
 
 log = structlog.get_logger("dialer.store")
@@ -71,6 +72,7 @@ class Store:
         self._drain_task: asyncio.Task[None] | None = None
         self.lifecycle = LifecycleStore(db, sealer, clock)
         self.safeguards = SafeguardStore(db, sealer, clock)
+        self.staff = StaffStore(db, sealer, clock)
 
     @classmethod
     async def open(

@@ -25,7 +25,8 @@ def test_every_prompt_is_shipped_as_8k_mono_16bit_wav(language: str) -> None:
 
 def test_shipped_prompts_are_small_in_total() -> None:
     total = sum(p.stat().st_size for p in prompts.SHIPPED_PROMPTS_DIR.rglob("*.wav"))
-    assert total < 3_000_000
+    # about 3.1 MB with the record-by-phone and test-call prompts (issue 14): 8 kHz only
+    assert total < 4_000_000
 
 
 def test_spanish_and_english_prompts_differ() -> None:
