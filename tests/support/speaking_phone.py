@@ -7,7 +7,7 @@ Two shapes, each one SIPp process started by the test that needs it:
   "record after the tone" prompt, speaks, keeps sending silence (a real phone
   never stops sending RTP, and Asterisk's silence detection needs frames), then
   presses 1 to keep the take.
-* :func:`calling_in` (user agent client from 127.0.0.1:5076, From user
+* :func:`calling_in` (user agent client from 127.0.0.1:5082, From user
   ``sandbox-staff``): calls the recording line, types a PIN and #, then speaks
   and presses 1 the same way.
 
@@ -34,7 +34,7 @@ from support.rtp_pcap import mulaw_of, write_dtmf_pcap, write_rtp_pcap
 
 DTMF = "/usr/share/sip-tester/dtmf_2833_{}.pcap"
 ANSWER_PORTS = (5077, 6070)
-CALLER_PORTS = (5076, 6060)
+CALLER_PORTS = (5082, 6120)
 #: the prompt before the tone ("Record your message after the tone...") plus the beep
 TONE_AFTER_MS = 5200
 #: silence sent after the speech: more than RECORD FILE's s=3
@@ -100,9 +100,10 @@ def _speech_then_keep(speech: str, speech_ms: int, hang_up: bool) -> str:
     body = _play(speech, speech_ms)
     if hang_up:
         return body
-    # the take ends ~3 s after the speech (silence); 1 lands while it is played back,
-    # and once more later in case the first came while Asterisk was still recording
-    return body + _play(DTMF.format(1), 3500) + _play(DTMF.format(1), 3000)
+    # the take ends ~3 s after the speech (RECORD FILE s=3); the trailing silence
+    # lasts 6 s, so 1 lands while the take is played back, and Asterisk may hang up
+    # any time after it (a BYE during a pause would abort the scenario)
+    return body + _play(DTMF.format(1), 200)
 
 
 def _invite(hang_up: bool) -> str:
