@@ -162,10 +162,11 @@ class Recorder:
 
     def speaker(self, language: str) -> Callable[[str], Awaitable[str]]:
         cache = self.planner.context.tts_cache_dir
+        key = self.planner.context.tts_name_key
         lang = language if tts.voice_for(language) else self.settings.audio.default_language
 
         async def speak(text: str) -> str:
-            wav = await asyncio.to_thread(tts.render_text, text, lang, cache)
+            wav = await asyncio.to_thread(tts.render_text, text, lang, cache, name_key=key)
             return self.planner.asterisk_name(wav.with_suffix(""))
 
         return speak
