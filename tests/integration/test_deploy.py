@@ -46,8 +46,17 @@ def system_root() -> Iterator[Path]:
     for name in ("passwd", "group", "shadow", "gshadow"):
         if Path("/etc", name).exists():
             shutil.copy2(Path("/etc", name), root / "etc" / name)
+    # a PBX host: Debian's asterisk package made the group asterisk (sounds are read
+    # through it); added to this root only, if the root does not have it yet
+    if not _has(root, "group", "asterisk"):
+        subprocess.run(["groupadd", "--prefix", str(root), "--system", "asterisk"], check=True)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _has(root: Path, table: str, name: str) -> bool:
+    lines = (root / "etc" / table).read_text().splitlines()
+    return any(line.split(":")[0] == name for line in lines)
 
 
 def _install(root: Path) -> subprocess.CompletedProcess[str]:
@@ -111,7 +120,9 @@ def test_install_creates_user_folders_modes_and_a_unit_that_runs_the_service(
     for name in ("dialer.toml", "dialer.key", "dialer.db"):
         path = data / name
         assert (path.stat().st_uid, _mode(path)) == (uid, 0o600), name
-    assert sounds.stat().st_uid == uid and _mode(sounds) & 0o2000  # setgid: the group sticks
+    asterisk_gid = int(_entry(root, "group", "asterisk")[2])
+    owner = (sounds.stat().st_uid, sounds.stat().st_gid, _mode(sounds))
+    assert owner == (uid, asterisk_gid, 0o2750)  # setgid: what the dialer adds stays asterisk's
     assert prefix.stat().st_uid == 0 and not _mode(prefix) & 0o022  # code: root's, read-only
     key_before = (data / "dialer.key").read_bytes()
 
@@ -121,7 +132,7 @@ def test_install_creates_user_folders_modes_and_a_unit_that_runs_the_service(
     assert unit["User"] == "dialer" and unit["Group"] == "dialer"
     assert unit["ExecStart"] == f"{prefix}/.venv/bin/dialer serve"
     assert unit["Environment"] == f"DIALER_CONFIG={data}/dialer.toml"
-    assert unit["WorkingDirectory"] == str(data) and unit["UMask"] == "0077"
+    assert unit["WorkingDirectory"] == str(data) and unit["UMask"] == "0027"
     assert unit["ReadWritePaths"].split() == [str(data), str(sounds)]
     assert unit["ProtectSystem"] == "strict" and unit["NoNewPrivileges"] == "yes"
     analyze = shutil.which("systemd-analyze")
@@ -189,10 +200,18 @@ def test_install_creates_user_folders_modes_and_a_unit_that_runs_the_service(
             service.wait()
     assert service.returncode == 0, output
     assert '"event": "service stopped"' in output  # JSON logs: no terminal, as under systemd
-    # what the service wrote is its own and private (UMask=0077)
+    # what the service wrote in its data folder is its own and private
     for path in data.iterdir():
         if path.is_file():
             assert (path.stat().st_uid, _mode(path)) == (uid, 0o600), path
+    # the prompts it installed in the sounds folder are readable by group asterisk
+    # (Asterisk plays them as that user), and by nobody else
+    prompts = list((sounds / "prompts").rglob("*"))
+    assert any(p.suffix == ".wav" for p in prompts), "serve installed no prompts"
+    for path in prompts:
+        need = 0o050 if path.is_dir() else 0o040
+        assert path.stat().st_gid == asterisk_gid and _mode(path) & need == need, path
+        assert not _mode(path) & 0o007, path
 
     # run again (an upgrade): the user, the settings, the key and the database stay
     again = _install(root)

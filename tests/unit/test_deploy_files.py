@@ -61,7 +61,7 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
         "PrivateTmp=yes",
         "Restart=on-failure",
         "ReadWritePaths=/var/lib/dialer /var/lib/dialer-sounds",
-        "UMask=0077",
+        "UMask=0027",
         "KillSignal=SIGTERM",
     ):
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
