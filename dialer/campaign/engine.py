@@ -13,8 +13,10 @@ from typing import Any
 
 import structlog
 
+from dialer.campaign.attempt import NumberLocks
 from dialer.campaign.broadcast import CallRegistry, broadcast_route
 from dialer.campaign.messages import MessagePlanner
+from dialer.campaign.progress import ProgressWriter
 from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
 from dialer.errors import TelephonyError
 from dialer.recorder.route import Recorder, record_route
@@ -39,7 +41,7 @@ class Engine:
         )
         self.agi = FastAgiServer(
             {
-                "broadcast": broadcast_route(self.registry, store),
+                "broadcast": broadcast_route(self.registry),
                 # issue 14: the call-in recording line ([dialer-record], exten s)
                 "record": record_route(Recorder(settings, store)),
             },
@@ -48,6 +50,9 @@ class Engine:
             max_sessions=settings.agi.max_sessions or session_cap(settings.engine.max_concurrent),
         )
         self.messages = MessagePlanner(settings, store)
+        #: shared by every campaign this engine runs (serve may run several)
+        self.progress = ProgressWriter(store)
+        self.locks = NumberLocks()
 
     async def start(self) -> None:
         # C19: a store that fails its start-up integrity check is never dialled from
@@ -68,6 +73,7 @@ class Engine:
     async def stop(self) -> None:
         await self.agi.stop()
         await self.ami.close()
+        await self.progress.close()
 
     def server_states(self) -> list[dict[str, Any]]:
         """Each Asterisk server's AMI link, for /healthz and /metrics (one server for now)."""
@@ -113,6 +119,8 @@ class Engine:
             progress,
             wait_for_window=wait_for_window,
             stop_dialing=stop_dialing,
+            writer=self.progress,
+            locks=self.locks,
         )
         return await runner.run(name)
 

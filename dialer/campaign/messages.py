@@ -31,10 +31,9 @@ from dialer.audio.message import (
 from dialer.audio.message import Contact as AudioContact
 from dialer.audio.preview import preview_message
 from dialer.audio.validate import validate_message
-from dialer.campaign.broadcast import PlayPlan
 from dialer.campaign.personal import campaign_template, missing_fields
 from dialer.errors import MessageError
-from dialer.model.campaign import Campaign, MessageSpec
+from dialer.model.campaign import Campaign, MessageSpec, PlayPlan
 from dialer.model.contact import Contact
 from dialer.settings import Settings
 from dialer.store.store import Store

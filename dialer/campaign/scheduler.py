@@ -13,6 +13,10 @@ latest decision was *blocked* by the gate   gate again now (consent may have
 completed / opted-out / wrong-number        done: never dialled again
 interrupted (engine died during the call)   done: never dialled again (no double
                                             call; staff can start a new campaign)
+interrupted-by-shutdown / -by-pbx (the      dial again now, while the contact has
+  engine hung up, or Asterisk went away,    had at most ``retry_interrupted``
+  before the whole message; no 9/8)         such calls (default 1); these calls
+                                            do not count against max_attempts
 busy / no-answer / failed (not an           dial again at ended + retry_delay
   unallocated number), < max_attempts calls
 otherwise                                   done
@@ -33,6 +37,10 @@ FINAL_OUTCOMES = frozenset(
     {Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER, Outcome.INTERRUPTED}
 )
 RETRYABLE_OUTCOMES = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED})
+#: cut short by the engine itself: dialled again (contract 1 of the session)
+REDIALLED_INTERRUPTIONS = frozenset({Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX})
+#: how many calls cut short by the engine a contact may have before it is left alone
+DEFAULT_RETRY_INTERRUPTED = 1
 
 
 @dataclass(frozen=True, order=True)
@@ -49,6 +57,7 @@ def next_step(
     max_attempts: int,
     retry_delay: dt.timedelta,
     now: dt.datetime,
+    retry_interrupted: int = DEFAULT_RETRY_INTERRUPTED,
 ) -> Planned | None:
     """The next planned attempt for one contact, or None when it is done."""
     if not attempts:
@@ -59,9 +68,14 @@ def next_step(
         return Planned(now, contact_id, len(placed) + 1)
     if latest.outcome is None:
         return None  # still in progress in another runner: leave it alone
+    cut_short = [a for a in placed if a.outcome in REDIALLED_INTERRUPTIONS]
+    if latest.outcome in REDIALLED_INTERRUPTIONS:
+        if len(cut_short) <= retry_interrupted:
+            return Planned(now, contact_id, len(placed) + 1)
+        return None
     if latest.outcome in FINAL_OUTCOMES or latest.outcome not in RETRYABLE_OUTCOMES:
         return None
-    if latest.hangup_cause in BAD_NUMBER_CAUSES or len(placed) >= max_attempts:
+    if latest.hangup_cause in BAD_NUMBER_CAUSES or len(placed) - len(cut_short) >= max_attempts:
         return None
     return Planned(max(now, latest.decided_at + retry_delay), contact_id, len(placed) + 1)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,3 +95,45 @@ class AttemptRow:
     digits: str
     language: str | None
     note: str
+    #: how far the call got (issue 13): crash recovery reads these
+    answered: bool = False
+    segment_reached: int | None = None
+    completed: bool = False
+
+
+@dataclass
+class ProgressMarks:
+    """Points one call passed since the last write (merged; see store record_progress)."""
+
+    originated_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    #: the highest message segment reached (0 = the first)
+    segment: int | None = None
+    completed_at: dt.datetime | None = None
+    #: keypad verdicts heard (9, 8), durable before the revocation is (C10)
+    digits: str = ""
+
+
+@dataclass(frozen=True)
+class DialFacts:
+    """Campaign-level facts the gate needs, read right before every attempt (C2, C6, C14, C15)."""
+
+    caller_id_allowed: bool
+    override_by: str | None
+    national_dnc_as_of: dt.date | None
+
+
+@dataclass(frozen=True)
+class PlayPlan:
+    """The sound files of one call, as Asterisk names them (no extension)."""
+
+    segments: Sequence[str]
+    optout_confirmation: str
+    wrong_number_confirmation: str
+    language: str = "en"
+    #: segments that fell back to the default language (shown in the report)
+    fallbacks: tuple[str, ...] = ()
+    #: what each entry of ``segments`` is (identification, body ...), for the record
+    kinds: tuple[str, ...] = ()
+    #: the voicemail version, for an answering machine (hotline instead of press 9)
+    voicemail: Sequence[str] = ()

@@ -6,7 +6,12 @@ from enum import StrEnum
 
 
 class Outcome(StrEnum):
-    """What happened to one attempt; persisted per attempt and per contact."""
+    """What happened to one attempt; persisted per attempt and per contact.
+
+    The one outcome vocabulary of the dialer: the call state machine
+    (``dialer.campaign.callflow``) decides it, the scheduler and the reports
+    read it.
+    """
 
     COMPLETED = "completed"
     OPTED_OUT = "opted-out"
@@ -15,11 +20,25 @@ class Outcome(StrEnum):
     NO_ANSWER = "no-answer"
     FAILED = "failed"
     BLOCKED = "blocked"
-    #: the engine stopped (crash, Ctrl-C) while the call was up: never redialled
+    #: the engine died (crash, kill -9) while the call was up; closed at the next start
     INTERRUPTED = "interrupted"
+    #: the engine was stopped (SIGTERM/SIGINT) and hung up a call still in progress
+    #: after the drain period: retried once unless the callee heard the whole
+    #: message or pressed 9/8 (those calls end completed / opted-out / wrong-number)
+    INTERRUPTED_BY_SHUTDOWN = "interrupted-by-shutdown"
+    #: Asterisk went away (AMI lost) while the call was in progress: retried like
+    #: ``interrupted-by-shutdown``
+    INTERRUPTED_BY_PBX = "interrupted-by-pbx"
     #: the gate allowed it but the originate was never sent (Asterisk gone):
     #: nobody was called, so the contact is gated and dialled again next time
     NOT_PLACED = "not-placed"
+
+
+#: outcomes of a call the engine cut short: retried (once, by default) unless the
+#: callee had already heard the whole message or pressed 9/8
+INTERRUPTED_OUTCOMES = frozenset(
+    {Outcome.INTERRUPTED, Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX}
+)
 
 
 class AttemptState(StrEnum):

@@ -14,7 +14,14 @@ from typing import Any
 from dialer.consent.crypto import Sealer
 from dialer.consent.model import CampaignRules, Decision, EmergencyCategory, NumberFacts, Purpose
 from dialer.errors import InputError, NotFoundError
-from dialer.model.campaign import AttemptRow, Campaign, MessageSpec, NewCampaign
+from dialer.model.campaign import (
+    AttemptRow,
+    Campaign,
+    DialFacts,
+    MessageSpec,
+    NewCampaign,
+    ProgressMarks,
+)
 from dialer.model.outcome import AttemptState, Outcome
 from dialer.store import audit, gate_record, rows
 from dialer.store.db import Clock, Database, parse_ts, ts
@@ -22,7 +29,8 @@ from dialer.store.sealed import CAMPAIGN_CALLER_ID
 
 _ATTEMPT_COLUMNS = (
     "id, contact_id, attempt_no, decided_at, allowed, reason, detail, state, outcome, "
-    "ami_reason, dial_status, hangup_cause, digits, language, note"
+    "ami_reason, dial_status, hangup_cause, digits, language, note, answered_at, "
+    "segment_reached, completed_at"
 )
 
 
@@ -282,6 +290,129 @@ class CampaignStore:
                     now,
                 )
 
+    async def dial_facts(self, campaign: Campaign) -> DialFacts:
+        """Allowlist, override and national DNC date as they are now (issue 7 item 5).
+
+        One indexed read on the event loop's read connection (no store wait), so
+        removing a caller ID or an override mid-run stops the very next attempt.
+        """
+        rows = await self.db.quick_read(
+            "SELECT (SELECT 1 FROM caller_ids WHERE number_hash = ?1), "
+            "(SELECT operator FROM campaign_overrides WHERE campaign_id = ?2), "
+            "(SELECT as_of FROM dnc_national_imports ORDER BY id DESC LIMIT 1)",
+            (self.sealer.index(campaign.caller_id), campaign.id),
+        )
+        allowed, override, as_of = rows[0]
+        return DialFacts(
+            caller_id_allowed=allowed is not None,
+            override_by=str(override) if override is not None else None,
+            national_dnc_as_of=dt.date.fromisoformat(as_of) if as_of else None,
+        )
+
+    async def block_before_dial(
+        self,
+        call_id: str,
+        campaign: Campaign,
+        number: str,
+        decision: Decision,
+        facts: NumberFacts | None = None,
+        rules: CampaignRules | None = None,
+    ) -> None:
+        """The re-check right before the originate blocked an allowed attempt (C2, C6).
+
+        The facts kept with the attempt become those of the re-check, MAC'd again
+        with the new verdict (``gate_record``: the MAC covers allowed and reason).
+        """
+        now = self.clock()
+        number_hash = self.sealer.index(number)
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT decided_at FROM attempts WHERE id = ?", (call_id,)
+            ) as cur:
+                found = await cur.fetchone()
+            kept = gate_record.snapshot(number, facts, rules) if facts and rules else None
+            mac = (
+                gate_record.gate_mac(
+                    self.sealer,
+                    {
+                        "id": call_id,
+                        "campaign_id": campaign.id,
+                        "number_hash": number_hash,
+                        "purpose": campaign.purpose.value,
+                        "decided_at": found[0],
+                        "allowed": 0,
+                        "reason": decision.reason.value,
+                        "with_consent": int(decision.with_consent),
+                        "gate_facts": kept,
+                    },
+                )
+                if kept and found
+                else None
+            )
+            await conn.execute(
+                "UPDATE attempts SET allowed = 0, reason = ?, detail = ?, with_consent = ?, "
+                "state = ?, outcome = ?, ended_at = ?, note = 're-checked right before the "
+                "dial', gate_facts = ?, gate_mac = ? WHERE id = ? AND state = ?",
+                (
+                    decision.reason.value,
+                    decision.detail,
+                    int(decision.with_consent),
+                    AttemptState.BLOCKED.value,
+                    Outcome.BLOCKED.value,
+                    ts(now),
+                    kept,
+                    mac,
+                    call_id,
+                    AttemptState.DIALING.value,
+                ),
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "gate-blocked",
+                {
+                    "call_id": call_id,
+                    "campaign": campaign.name,
+                    "number_hash": number_hash,
+                    "reason": decision.reason.value,
+                    "detail": decision.detail,
+                    "recheck": True,
+                },
+                now,
+            )
+
+    async def record_progress(self, marks: dict[str, ProgressMarks]) -> None:
+        """Write how far calls got, many calls in one transaction (group commit).
+
+        Each column only moves forward (a mark never un-happens), so batches may
+        land in any order and after the outcome without harm.
+        """
+        rows = [
+            (
+                _opt_ts(m.originated_at),
+                _opt_ts(m.answered_at),
+                AttemptState.ANSWERED.value,
+                AttemptState.DIALING.value,
+                m.segment,
+                _opt_ts(m.completed_at),
+                m.digits,
+                call_id,
+            )
+            for call_id, m in marks.items()
+        ]
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "UPDATE attempts SET originated_at = COALESCE(originated_at, ?1), "
+                "answered_at = COALESCE(answered_at, ?2), "
+                "state = CASE WHEN ?2 IS NOT NULL AND state = ?4 THEN ?3 ELSE state END, "
+                "segment_reached = CASE WHEN ?5 IS NULL THEN segment_reached "
+                "ELSE MAX(COALESCE(segment_reached, -1), ?5) END, "
+                "completed_at = COALESCE(completed_at, ?6), "
+                "digits = CASE WHEN ?7 = '' OR instr(digits, ?7) > 0 THEN digits "
+                "ELSE digits || ?7 END WHERE id = ?8",
+                rows,
+            )
+
     async def mark_answered(self, call_id: str) -> None:
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -376,6 +507,10 @@ class CampaignStore:
         return _attempt(row)
 
 
+def _opt_ts(moment: dt.datetime | None) -> str | None:
+    return ts(moment) if moment is not None else None
+
+
 def _attempt(r: Any) -> AttemptRow:
     return AttemptRow(
         id=str(r[0]),
@@ -393,4 +528,7 @@ def _attempt(r: Any) -> AttemptRow:
         digits=str(r[12] or ""),
         language=str(r[13]) if r[13] is not None else None,
         note=str(r[14] or ""),
+        answered=r[15] is not None,
+        segment_reached=r[16] if isinstance(r[16], int) else None,
+        completed=r[17] is not None,
     )

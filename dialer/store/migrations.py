@@ -361,6 +361,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        11,
+        """
+        -- issue 13: how far each call got, for recovery after a crash. Written by
+        -- group commit as the call passes each point (dialer/campaign/progress.py)
+        ALTER TABLE attempts ADD COLUMN originated_at TEXT;
+        ALTER TABLE attempts ADD COLUMN segment_reached INTEGER;
+        ALTER TABLE attempts ADD COLUMN completed_at TEXT;
+        -- calls cut short by the engine (crash, shutdown, Asterisk lost) are dialled
+        -- again this many times (campaign run --retry-interrupted)
+        ALTER TABLE campaigns ADD COLUMN retry_interrupted INTEGER NOT NULL DEFAULT 1;
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

@@ -124,6 +124,9 @@ class CallEvents:
         #: set when the ";1" channel (Uniqueid == call id) has hung up, or when
         #: the Originate was refused and no channel will ever exist
         self.finished = asyncio.Event()
+        #: called with (event name, message) after each event was taken in: the
+        #: call's shell turns them into state machine events (campaign/call.py)
+        self.listener: Callable[[str, Mapping[str, Any]], None] | None = None
 
     @property
     def leg2_id(self) -> str:
@@ -187,6 +190,8 @@ class CallEvents:
             self.dial_status = _header(msg, "Status") or None
             self.dial_cause = parse_cause(_header(msg, "Cause"))
             self.dial_reported.set()
+        if self.listener is not None:
+            self.listener(name, msg)
 
 
 class CallRegistry:

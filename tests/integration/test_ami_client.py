@@ -24,10 +24,23 @@ from collections.abc import AsyncIterator
 import pytest
 from support.sandbox import Sandbox
 
+from dialer.campaign.callevents import (
+    AgiEnded,
+    AgiStarted,
+    CallPolicy,
+    DialReport,
+    DigitHeard,
+    Hangup,
+    OriginateResponse,
+    OriginateSent,
+    RecordOutcome,
+    StoreDone,
+)
+from dialer.campaign.callflow import CallFlow
 from dialer.errors import AmiAuthError, AmiConnectError, AmiTimeoutError, TelephonyError
+from dialer.model.outcome import Outcome
 from dialer.telephony.ami import AmiClient, CallEvents, OriginateResult
 from dialer.telephony.fastagi import AgiSession, FastAgiServer
-from dialer.telephony.outcomes import Outcome, classify_call
 
 
 @pytest.fixture
@@ -51,6 +64,34 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
     return port
+
+
+def machine_outcome(
+    result: OriginateResult,
+    events: CallEvents,
+    *,
+    agi_ran: bool = False,
+    agi_digit: str | None = None,
+) -> RecordOutcome:
+    """What the call state machine records, fed what this call reported (store writes succeed)."""
+    flow = CallFlow(CallPolicy(segments=1))
+    flow.handle(OriginateSent())
+    if agi_ran:
+        flow.handle(AgiStarted())
+        if agi_digit:
+            flow.handle(DigitHeard(agi_digit, "agi", flow.play_id))
+    flow.handle(OriginateResponse(result.answered, result.reason))
+    for digit in events.digits:
+        flow.handle(DigitHeard(digit, "ami"))
+    if events.dial_reported.is_set():
+        flow.handle(DialReport(events.dial_status, events.dial_cause))
+    flow.handle(Hangup(events.hangup_cause()))
+    if agi_ran:
+        flow.handle(AgiEnded())
+    for write in sorted(flow.pending):
+        flow.handle(StoreDone(write))
+    assert flow.outcome is not None
+    return flow.outcome
 
 
 def new_call_id() -> str:
@@ -311,13 +352,7 @@ async def test_c10_keypad_9_reaches_the_fastagi_route(
     assert "9" in events.digits  # AMI saw the key on the ;1 channel too
     ids = {h.uniqueid for h in events.hangups}
     assert {call_id, f"{call_id}-2"} <= ids
-    decision = classify_call(
-        reason=result.reason,
-        dial_status=events.dial_status,
-        cause=events.hangup_cause(),
-        agi_ran=True,
-        digits=events.digits,
-    )
+    decision = machine_outcome(result, events, agi_ran=True)
     assert decision.outcome is Outcome.OPTED_OUT
     ami.calls.unregister(call_id)
     assert ami.calls.get(call_id) is None
@@ -335,10 +370,8 @@ async def test_busy_number_reports_status_busy(
     assert events.dial_status == "BUSY"
     assert events.hangup_cause() == 17
     assert call_id not in seen  # never answered, so no AGI session
-    decision = classify_call(
-        reason=result.reason, dial_status=events.dial_status, cause=events.hangup_cause()
-    )
-    assert (decision.outcome, decision.retryable) == (Outcome.BUSY, True)
+    decision = machine_outcome(result, events)
+    assert (decision.outcome, decision.detail) == (Outcome.BUSY, "busy")
 
 
 @pytest.mark.integration
@@ -350,14 +383,8 @@ async def test_c16_unallocated_number_is_not_retried(
     result, events = await place_call(ami, server.bound_port, "12025550127", call_id)
     await settle(events)
     assert (events.dial_status, events.hangup_cause()) == ("CHANUNAVAIL", 1)
-    decision = classify_call(
-        reason=result.reason, dial_status=events.dial_status, cause=events.hangup_cause()
-    )
-    assert (decision.outcome, decision.detail, decision.retryable) == (
-        Outcome.FAILED,
-        "unallocated",
-        False,
-    )
+    decision = machine_outcome(result, events)
+    assert (decision.outcome, decision.detail) == (Outcome.FAILED, "unallocated")
 
 
 @pytest.mark.integration
@@ -421,7 +448,7 @@ async def test_c10_hundred_concurrent_calls_each_see_their_9(
     The sandbox phone presses 9 1.5 s after answer; on a loaded machine the
     AGI session can start after that, and a key pressed between AGI commands
     never reaches the route. AMI's DTMFEnd on the ;1 channel still records it,
-    which is why classify_call() treats those digits as an opt-out too.
+    which is why the call state machine treats those digits as an opt-out too.
     """
     server, seen = agi_server
     ids = [new_call_id() for _ in range(100)]
@@ -435,13 +462,8 @@ async def test_c10_hundred_concurrent_calls_each_see_their_9(
     for call_id, (result, events) in zip(ids, placed, strict=True):
         assert result.answered
         assert "9" in events.digits or seen.get(call_id) == ["9"]
-        decision = classify_call(
-            reason=result.reason,
-            dial_status=events.dial_status,
-            agi_ran=True,
-            digits=events.digits,
-            route_outcome="opted-out" if seen.get(call_id) else None,
-        )
+        agi_digit = "9" if seen.get(call_id) else None
+        decision = machine_outcome(result, events, agi_ran=True, agi_digit=agi_digit)
         assert decision.outcome is Outcome.OPTED_OUT
     assert elapsed < 30
 

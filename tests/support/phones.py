@@ -12,6 +12,8 @@ by its LAST digit:
     4  rings, never answers
     8  answers, presses 8 about 1.5 s after the answer
     63 (numbers ending in 63) declines: 603 Decline
+    ...91  answers, presses 9 during the message body
+    ...81  answers, presses 9 about 1.5 s after the answer, hangs up 0.3 s later
 
 (5, 6, 7, 9 and 0 are fast dialplan-only phones; they need no process.)
 
@@ -45,6 +47,8 @@ PHONES: dict[int, tuple[str, int, int]] = {
     91: ("phone_answer_press9_late.xml", 5079, 6090),
     # numbers ending in 63: 603 Decline
     63: ("phone_decline.xml", 5076, 6060),
+    # numbers ending in 81: presses 9, hangs up 0.3 s later (issue 7, C10)
+    81: ("phone_answer_press9_hangup.xml", 5081, 6110),
 }
 
 #: names accepted by :meth:`Phones.invites` besides the digit itself
@@ -56,6 +60,7 @@ ALIASES: dict[str, int] = {
     "press8": 8,
     "press9late": 91,
     "decline": 63,
+    "press9hangup": 81,
 }
 
 _SEPARATOR = "-----------------------------------------------"

@@ -13,10 +13,14 @@ import socket
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from support.sample import write_consents, write_contacts
 from support.sandbox import Sandbox
 from support.webapp import PASSWORD
+
+if TYPE_CHECKING:
+    from support.fake_asterisk import FakeAsterisk
 from typer.testing import CliRunner
 
 from dialer.cli import app
@@ -114,7 +118,7 @@ class Workspace:
 
 def make_workspace(
     root: Path,
-    sandbox: Sandbox,
+    sandbox: Sandbox | FakeAsterisk,
     *,
     ring_timeout: int = 6,
     max_concurrent: int = 20,
@@ -136,6 +140,7 @@ callback_number = "+12125550111"
 hotline_number = "+12125550199"
 
 [asterisk]
+ami_port = {getattr(sandbox, "ami_port", 5038)}
 ami_secret_file = "{sandbox.ami_secret_file}"
 dial_string = "{sandbox.dial_string}"
 ring_timeout = {ring_timeout}

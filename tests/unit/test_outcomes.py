@@ -4,118 +4,64 @@ from __future__ import annotations
 
 import pytest
 
-from dialer.telephony.outcomes import (
-    Outcome,
-    OutcomeDecision,
-    Reason,
-    classify_call,
-    parse_cause,
-)
+from dialer.model.outcome import Outcome
+from dialer.telephony.outcomes import DialResult, Reason, classify_dial, parse_cause
 
-B, NA, F, C = Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED, Outcome.COMPLETED
+D = DialResult
 
-# (reason, dial status, cause, agi ran, digits) -> (outcome, detail, retryable)
+# (reason, dial status, cause) -> result
 TABLE = [
-    # answered and the message ran
-    (Reason.ANSWERED, "ANSWER", 16, True, "", (C, "answered", False)),
-    (None, None, None, True, "", (C, "answered", False)),
     # busy, every way Asterisk can say it
-    (Reason.BUSY, "BUSY", 17, False, "", (B, "busy", True)),
-    (None, "BUSY", None, False, "", (B, "busy", True)),
-    (None, None, 17, False, "", (B, "busy", True)),
-    (Reason.BUSY, None, None, False, "", (B, "busy", True)),
-    (Reason.HUNG_UP_BEFORE_ANSWER, None, 21, False, "", (B, "rejected", True)),
+    (Reason.BUSY, "BUSY", 17, D.BUSY),
+    (None, "BUSY", None, D.BUSY),
+    (None, None, 17, D.BUSY),
+    (Reason.BUSY, None, None, D.BUSY),
+    (Reason.HUNG_UP_BEFORE_ANSWER, None, 21, D.REJECTED),
     # no answer
-    (Reason.NO_ANSWER, "NOANSWER", 19, False, "", (NA, "no-answer", True)),
-    (None, None, 19, False, "", (NA, "no-answer", True)),
-    (None, None, 18, False, "", (NA, "no-answer", True)),
-    (Reason.NO_ANSWER, None, None, False, "", (NA, "no-answer", True)),
-    (Reason.HUNG_UP_BEFORE_ANSWER, "CANCEL", 16, False, "", (NA, "cancelled", True)),
-    (Reason.HUNG_UP_BEFORE_ANSWER, None, None, False, "", (NA, "cancelled", True)),
-    (None, None, 16, False, "", (NA, "no-answer", True)),
-    # congestion / unavailable: failed but worth another try
-    (Reason.CONGESTION, "CONGESTION", 34, False, "", (F, "congestion", True)),
-    (None, None, 34, False, "", (F, "congestion", True)),
-    (None, None, 38, False, "", (F, "congestion", True)),
-    (Reason.CONGESTION, None, None, False, "", (F, "congestion", True)),
-    (Reason.REQUEST_FAILED, "CHANUNAVAIL", 20, False, "", (F, "unavailable", True)),
-    (None, None, 27, False, "", (F, "unavailable", True)),
-    # the number itself is wrong: never retry (C16 flags it)
-    (Reason.REQUEST_FAILED, "CHANUNAVAIL", 1, False, "", (F, "unallocated", False)),
-    (Reason.CONGESTION, "CONGESTION", 1, False, "", (F, "unallocated", False)),
-    (None, "NOANSWER", 1, False, "", (F, "unallocated", False)),
-    (None, None, 3, False, "", (F, "unallocated", False)),
-    (None, None, 22, False, "", (F, "unallocated", False)),
-    (None, None, 28, False, "", (F, "unallocated", False)),
-    # answered, but our message never played
-    (Reason.ANSWERED, "ANSWER", 16, False, "", (F, "no-message", False)),
-    (None, "ANSWER", None, False, "", (F, "no-message", False)),
+    (Reason.NO_ANSWER, "NOANSWER", 19, D.NO_ANSWER),
+    (None, None, 19, D.NO_ANSWER),
+    (None, None, 18, D.NO_ANSWER),
+    (Reason.NO_ANSWER, None, None, D.NO_ANSWER),
+    (Reason.HUNG_UP_BEFORE_ANSWER, "CANCEL", 16, D.CANCELLED),
+    (Reason.HUNG_UP_BEFORE_ANSWER, None, None, D.CANCELLED),
+    (None, None, 16, D.NO_ANSWER),
+    # congestion / unavailable
+    (Reason.CONGESTION, "CONGESTION", 34, D.CONGESTION),
+    (None, None, 34, D.CONGESTION),
+    (None, None, 38, D.CONGESTION),
+    (Reason.CONGESTION, None, None, D.CONGESTION),
+    (Reason.REQUEST_FAILED, "CHANUNAVAIL", 20, D.UNAVAILABLE),
+    (None, None, 27, D.UNAVAILABLE),
+    # the number itself is wrong (C16 flags it)
+    (Reason.REQUEST_FAILED, "CHANUNAVAIL", 1, D.UNALLOCATED),
+    (Reason.CONGESTION, "CONGESTION", 1, D.UNALLOCATED),
+    (None, "NOANSWER", 1, D.UNALLOCATED),
+    (None, None, 3, D.UNALLOCATED),
+    (None, None, 22, D.UNALLOCATED),
+    (None, None, 28, D.UNALLOCATED),
+    # answered (the call state machine decides what an answer without a message is)
+    (Reason.ANSWERED, "ANSWER", 16, D.ANSWERED),
+    (None, "ANSWER", None, D.ANSWERED),
     # nothing useful
-    (Reason.REQUEST_FAILED, None, None, False, "", (F, "request-failed", False)),
-    (None, None, None, False, "", (F, "unknown", False)),
-    (None, "WEIRD", 99, False, "", (F, "unknown", False)),
+    (Reason.REQUEST_FAILED, None, None, D.REQUEST_FAILED),
+    (None, None, None, D.UNKNOWN),
+    (None, "WEIRD", 99, D.UNKNOWN),
     # lower-case / padded status still reads
-    (None, " busy ", None, False, "", (B, "busy", True)),
+    (None, " busy ", None, D.BUSY),
+    # direct originate (DESIGN.md): reason + the channel's own cause
+    (Reason.BUSY, None, None, D.BUSY),
+    (Reason.NO_ANSWER, None, 19, D.NO_ANSWER),
+    (Reason.REQUEST_FAILED, None, 1, D.UNALLOCATED),
+    (Reason.REQUEST_FAILED, None, 34, D.CONGESTION),
+    (Reason.REQUEST_FAILED, None, 21, D.REJECTED),
 ]
 
 
-@pytest.mark.parametrize(("reason", "status", "cause", "agi", "digits", "expected"), TABLE)
-def test_telephony_outcomes(
-    reason: int | None,
-    status: str | None,
-    cause: int | None,
-    agi: bool,
-    digits: str,
-    expected: tuple[Outcome, str, bool],
+@pytest.mark.parametrize(("reason", "status", "cause", "expected"), TABLE)
+def test_dial_results(
+    reason: int | None, status: str | None, cause: int | None, expected: DialResult
 ) -> None:
-    decision = classify_call(
-        reason=reason, dial_status=status, cause=cause, agi_ran=agi, digits=digits
-    )
-    assert decision == OutcomeDecision(*expected)
-
-
-def test_c10_keypad_9_seen_by_ami_means_opted_out() -> None:
-    """C10: a 9 pressed after answer counts even if the AGI route missed it."""
-    d = classify_call(reason=Reason.ANSWERED, dial_status="ANSWER", agi_ran=True, digits="19")
-    assert d == OutcomeDecision(Outcome.OPTED_OUT, "keypad", False)
-
-
-def test_c16_keypad_8_seen_by_ami_means_wrong_number() -> None:
-    d = classify_call(agi_ran=True, digits="8")
-    assert d == OutcomeDecision(Outcome.WRONG_NUMBER, "keypad", False)
-
-
-def test_digits_before_answer_do_not_count() -> None:
-    assert classify_call(dial_status="BUSY", digits="9").outcome is Outcome.BUSY
-
-
-@pytest.mark.parametrize("verdict", ["completed", "opted-out", "wrong-number"])
-def test_route_verdict_wins(verdict: str) -> None:
-    d = classify_call(dial_status="BUSY", agi_ran=True, digits="9", route_outcome=verdict)
-    assert d == OutcomeDecision(Outcome(verdict), "route", False)
-
-
-@pytest.mark.parametrize("verdict", ["busy", "no-answer", "failed"])
-def test_route_cannot_decide_telephony_outcomes(verdict: str) -> None:
-    with pytest.raises(ValueError, match="cannot decide"):
-        classify_call(route_outcome=verdict)
-
-
-def test_unknown_route_verdict_is_refused() -> None:
-    with pytest.raises(ValueError):
-        classify_call(route_outcome="maybe")
-
-
-def test_retryable_only_for_transient_results() -> None:
-    retryable = {
-        (d.outcome, d.detail)
-        for row in TABLE
-        if (d := classify_call(reason=row[0], dial_status=row[1], cause=row[2], agi_ran=row[3]))
-        and d.retryable
-    }
-    assert {o for o, _ in retryable} <= {Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED}
-    assert all(detail != "unallocated" for _, detail in retryable)
-    assert (Outcome.FAILED, "congestion") in retryable
+    assert classify_dial(reason=reason, dial_status=status, cause=cause) is expected
 
 
 @pytest.mark.parametrize(
@@ -127,11 +73,23 @@ def test_parse_cause(raw: str | int | None, value: int | None) -> None:
 
 
 def test_outcome_strings_are_the_documented_ones() -> None:
+    """One Outcome enum for the whole dialer (campaign/model.py)."""
     assert {o.value for o in Outcome} == {
         "completed",
         "opted-out",
+        "wrong-number",
         "busy",
         "no-answer",
         "failed",
-        "wrong-number",
+        "blocked",
+        "interrupted",
+        "interrupted-by-shutdown",
+        "interrupted-by-pbx",
+        "not-placed",
     }
+
+
+def test_only_one_outcome_enum_exists() -> None:
+    import dialer.telephony.outcomes as telephony
+
+    assert not hasattr(telephony, "Outcome")

@@ -93,3 +93,23 @@ def test_plan_orders_by_due_time_and_list_order() -> None:
     ]
     planned = plan([1, 2, 3, 4], rows, max_attempts=2, retry_delay=DELAY, now=NOW)
     assert [p.contact_id for p in planned] == [1, 4, 2]
+
+
+@pytest.mark.parametrize("outcome", [Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX])
+def test_calls_the_engine_cut_short_are_dialled_again_once(outcome: Outcome) -> None:
+    """Contract 1: retried once at the next start, outside max_attempts."""
+    first = attempt(outcome=outcome)
+    planned = step(first, max_attempts=1)
+    assert planned is not None and planned.due == NOW and planned.attempt_no == 2
+    second = attempt(outcome=outcome, no=2)
+    assert step(first, second, max_attempts=1) is None
+    assert next_step(
+        1, [first, second], max_attempts=1, retry_delay=DELAY, now=NOW, retry_interrupted=2
+    )
+
+
+def test_a_call_cut_short_does_not_use_up_a_busy_retry() -> None:
+    cut = attempt(outcome=Outcome.INTERRUPTED_BY_PBX, at=NOW - dt.timedelta(hours=1))
+    busy = attempt(outcome=Outcome.BUSY, no=2)
+    planned = step(cut, busy, max_attempts=2)
+    assert planned is not None and planned.attempt_no == 3
