@@ -15,6 +15,7 @@ import structlog
 
 from dialer.campaign.attempt import NumberLocks
 from dialer.campaign.broadcast import CallRegistry, broadcast_route
+from dialer.campaign.callevents import Interrupt, InterruptKind
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.progress import ProgressWriter
 from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
@@ -38,6 +39,7 @@ class Engine:
             settings.ami_secret(),
             connect_timeout=settings.asterisk.connect_timeout,
             action_timeout=settings.asterisk.action_timeout,
+            on_disconnect=self._pbx_lost,
         )
         self.agi = FastAgiServer(
             {
@@ -53,6 +55,18 @@ class Engine:
         #: shared by every campaign this engine runs (serve may run several)
         self.progress = ProgressWriter(store)
         self.locks = NumberLocks()
+
+    def _pbx_lost(self, reason: str) -> None:
+        """AMI is gone: every call in flight died with Asterisk, or cannot be watched.
+
+        Each call's machine records it as ``interrupted-by-pbx`` (unless the callee
+        already heard the whole message or pressed 9/8); the runner stops dialling.
+        """
+        calls = self.registry.calls()
+        if calls:
+            log.warning("asterisk went away; calls in flight interrupted", calls=len(calls))
+        for call in calls:
+            call.feed(Interrupt(InterruptKind.PBX))
 
     async def start(self) -> None:
         # C19: a store that fails its start-up integrity check is never dialled from

@@ -93,7 +93,7 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
             check=True,
             capture_output=True,
         )
-    assert engine.returncode == 7
+    assert engine.returncode == 7, err[-3000:]
     assert "lost the AMI connection" in err or "Asterisk" in err.splitlines()[-1]
     assert took < 10
     first = json.loads(ws.ok("campaign", "report", "c", "--json"))

@@ -312,16 +312,31 @@ class FakeAsterisk:
         self._loop.close()
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._client, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(
+            self._client, "127.0.0.1", self.ami_port, reuse_address=True
+        )
         self.ami_port = self._server.sockets[0].getsockname()[1]
 
-    async def _stop(self) -> None:
+    async def _stop(self, shutdown_event: bool = False) -> None:
         for call in list(self._live.values()):
             call.end("shutdown")
+        if shutdown_event:
+            # what Asterisk says on "core stop now" before it closes AMI connections
+            self.event("Shutdown", Shutdown="Uncleanly", Restart="False")
         if self._server is not None:
             self._server.close()
-        for writer in self._writers:
+            self._server = None
+        for writer in list(self._writers):
             writer.close()
+        self._writers.clear()
+
+    def stop_pbx(self) -> None:
+        """Asterisk goes away: calls end, AMI says Shutdown and closes, nobody listens."""
+        asyncio.run_coroutine_threadsafe(self._stop(shutdown_event=True), self._loop).result(5)
+
+    def start_pbx(self) -> None:
+        """Asterisk is back, on the same AMI port."""
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
 
     # -- what tests look at --------------------------------------------------------
 

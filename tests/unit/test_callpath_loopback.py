@@ -258,3 +258,35 @@ def test_c14_caller_id_removed_mid_run_stops_the_next_call(
     assert gates.count("allowed") == 1
     assert gates.count("caller-id-not-allowed") == 2
     assert fake.originated() == 1
+
+
+def test_asterisk_going_away_mid_call_records_interrupted_by_pbx_and_stops(
+    tmp_path: Path, fake: FakeAsterisk, phones: dict[str, Phone]
+) -> None:
+    numbers = {f"n{i}": _number(i, 2) for i in range(3)}
+    for number in numbers.values():
+        phones[number.lstrip("+")] = Phone(play_seconds=5.0)  # a long message
+    ws = _workspace(tmp_path, fake, max_concurrent=1)
+    ws.school_campaign(numbers)
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "dialer", "--config", str(ws.config), "campaign", "run", "c"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(c.answered for c in fake.calls):
+            assert time.monotonic() < deadline and engine.poll() is None, "never answered"
+            time.sleep(0.02)
+        time.sleep(0.5)
+        fake.stop_pbx()
+        _out, err = engine.communicate(timeout=30)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    assert engine.returncode == 7, err
+    assert "lost the AMI connection" in err
+    report = json.loads(ws.ok("campaign", "report", "c", "--json"))
+    outcomes = sorted(c["outcome"] for c in report["per_contact"])
+    assert outcomes == ["interrupted-by-pbx", "pending", "pending"], outcomes
