@@ -40,6 +40,9 @@ class Timer(StrEnum):
     REPORT = "report"  # no DialerDial report after an unanswered call
     MAX_CALL = "max-call"  # an answered call longer than engine.max_call_seconds
     SETTLE = "settle"  # the line or the AGI session did not end after the other
+    #: a call that ended mid-message waits this long before it counts as heard: a
+    #: stopping Asterisk hangs up every call a moment before AMI says Shutdown
+    PBX_GRACE = "pbx-grace"
 
 
 class Write(StrEnum):
@@ -269,6 +272,7 @@ class CallPolicy:
     originate_wait: float = 45.0
     report_wait: float = 2.0
     settle_wait: float = 5.0
+    pbx_grace: float = 2.0
     max_call: float = 300.0
     #: how long we keep listening for a key after the message (C10)
     listen_ms: int = 4000

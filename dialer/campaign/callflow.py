@@ -38,7 +38,10 @@ Rules (the C-numbers are COMPLIANCE.md's):
    Asterisk going away (``Interrupt(pbx)``) hangs up what is left and records
    ``interrupted-by-shutdown`` / ``interrupted-by-pbx``, retried at the next
    start, unless the callee heard the whole message (``completed``) or pressed
-   9/8 (their verdict is still committed first).
+   9/8 (their verdict is still committed first). A call that ended in the
+   middle of the message is recorded ``pbx_grace`` seconds later: a stopping
+   Asterisk hangs up every call a moment before AMI says Shutdown, and such a
+   call was cut by the PBX, not by the callee.
 
 The table (``TRANSITIONS``) is the documentation: every (state, event) pair
 has one row naming the states it may lead to; a test checks the machine never
@@ -177,6 +180,8 @@ class CallFlow:
     interrupted: InterruptKind | None = None
     not_sent: str | None = None
     max_call_started: bool = False
+    #: rule 8: a call that ended mid-message is recorded only after pbx_grace
+    grace: str = ""  # "", "started", "over"
     outcome: RecordOutcome | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -249,9 +254,26 @@ class CallFlow:
                 return
         elif not (self.line_ended and not self.agi_open):
             return
+        elif self._ended_mid_message() and self.grace != "over":
+            # rule 8: was it the callee, or Asterisk going down? Asterisk hangs up
+            # every call before AMI says Shutdown (asterisk.c, really_quit)
+            if not self.grace:
+                self.grace = "started"
+                out.append(StartTimer(Timer.PBX_GRACE, self.policy.pbx_grace))
+            return
         self.outcome = self._decide()
         self.state = _S.RECORDING
         self._start_write(Write.OUTCOME, out)
+
+    def _ended_mid_message(self) -> bool:
+        return (
+            self.agi_seen
+            and not self.message_completed
+            and not self.committed & _KEYPAD_WRITES
+            and self.interrupted is None
+            and self.not_sent is None
+            and not self.hangup_sent  # we ended it ourselves (max_call_seconds)
+        )
 
     def _decide(self) -> RecordOutcome:
         """The outcome from the facts (rules 1, 2, 6, 8)."""
@@ -569,6 +591,8 @@ def _timeout(m: CallFlow, e: Event, out: list[Command]) -> None:
         m._hang_up(out)
         if m.state in _ON_AIR or m.state is _S.ANSWERED:
             m.state = _S.CLOSING
+    elif timer is Timer.PBX_GRACE and m.state is _S.CLOSING:
+        m.grace = "over"
     elif timer is Timer.SETTLE and m.state is _S.CLOSING:
         if not m.line_ended or m.agi_open:
             m.notes.append("gave up waiting for the call to end")

@@ -468,12 +468,12 @@ class AmiClient:
             self._lost.set_result(reason)
             self.disconnect_reason = reason
 
-    def _connection_lost(self, exc: object) -> None:
+    def _connection_lost(self, exc: object, why: str | None = None) -> None:
         """panoramisk's protocol lost the socket (or Asterisk sent Shutdown)."""
         if self._closing or not self.connected:
             self._fail_lost("closed")
             return
-        reason = "Asterisk shut down" if isinstance(exc, Mapping) else "connection lost"
+        reason = why or ("Asterisk shut down" if isinstance(exc, Mapping) else "connection lost")
         self._fail_lost(reason)
         log.warning("ami.connection_lost", host=self.host, port=self.port, reason=reason)
         if self.on_disconnect is not None:
@@ -481,6 +481,12 @@ class AmiClient:
                 self.on_disconnect(reason)
             except Exception:
                 log.exception("ami.on_disconnect_failed")
+
+    def _abandon(self, why: str) -> None:
+        """Give up this session (Asterisk is going away): surfaced like a lost socket."""
+        if self.connected and self._manager is not None:
+            self._connection_lost(None, why)
+            self._manager.close()
 
     async def _beat(self) -> None:
         """A stalled (not closed) connection is only noticed by asking."""
@@ -584,6 +590,12 @@ class AmiClient:
         final = messages[-1]
         raw = {str(k): _header(final, str(k)) for k in final}
         if len(messages) == 1 and not final.success:
+            message = _header(final, "Message")
+            if "shutting down" in message.lower():
+                # manager.c refuses actions once Asterisk began to stop; it hangs up
+                # every call, then says Shutdown: treat the session as gone now
+                self._abandon("Asterisk is shutting down")
+                raise AmiNotSentError(f"Asterisk refused the Originate: {message}")
             # refused outright (permission, unknown context): no channel will exist
             result = OriginateResult("Error", None, None, MappingProxyType(raw))
             events.originate = result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -75,8 +76,14 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
         text=True,
         start_new_session=True,
     )
+    db = ws.settings().store.path
     try:
-        time.sleep(4)  # the first call is up
+        deadline = time.monotonic() + 30
+        while not _answered(db):  # the first call is up, its message playing
+            assert time.monotonic() < deadline, "no call was answered"
+            assert engine.poll() is None, "the engine exited early"
+            time.sleep(0.1)
+        time.sleep(1)
         subprocess.run(
             [str(sandbox.repo / "scripts/asterisk-sandbox"), "stop"],
             check=True,
@@ -105,3 +112,9 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
     outcomes = {c["contact"]: c["outcome"] for c in report["per_contact"]}
     assert set(outcomes.values()) == {"completed"}, outcomes
     assert report["calls_placed"] == 3 + len(cut)
+
+
+def _answered(db: Path) -> bool:
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT COUNT(*) FROM attempts WHERE answered_at IS NOT NULL")
+        return bool(row.fetchone()[0])

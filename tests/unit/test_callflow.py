@@ -307,8 +307,26 @@ def test_the_outcome_waits_for_the_ami_hangup_after_the_agi_session() -> None:
     assert shell.outcome is Outcome.OPTED_OUT
 
 
+def test_callee_hanging_up_mid_message_counts_after_the_pbx_grace() -> None:
+    shell = answered_call()
+    shell.feed(Hangup(16), AgiEnded())
+    assert shell.outcome is None
+    assert StartTimer(Timer.PBX_GRACE, POLICY.pbx_grace) in shell.commands
+    shell.feed(Timeout(Timer.PBX_GRACE))
+    record = shell.of(RecordOutcome)[0]
+    assert (record.outcome, record.detail) == (Outcome.COMPLETED, "hung up during the message")  # type: ignore[attr-defined]
+
+
+def test_asterisk_stopping_hangs_up_calls_before_ami_says_so() -> None:
+    """Rule 8: the channel ends first, AMI's Shutdown a moment later: cut by the PBX."""
+    shell = answered_call()
+    shell.feed(Hangup(16), AgiEnded(), Interrupt(InterruptKind.PBX))
+    assert shell.outcome is Outcome.INTERRUPTED_BY_PBX
+
+
 def test_a_failed_outcome_write_is_repeated() -> None:
     shell = answered_call()
+    play_to_end(shell)
     shell.feed(Hangup(16), AgiEnded(), StoreFailed(Write.OUTCOME, "disk full"))
     records = shell.of(RecordOutcome)
     assert [r.attempt for r in records] == [1, 2]  # type: ignore[attr-defined]
@@ -395,7 +413,13 @@ PATHS: dict[State, list[Event]] = {
         StoreDone(Write.REVOKE),
     ],
     State.CLOSING: [OriginateSent(), AgiStarted(), Hangup(16)],
-    State.RECORDING: [OriginateSent(), AgiStarted(), Hangup(16), AgiEnded()],
+    State.RECORDING: [
+        OriginateSent(),
+        AgiStarted(),
+        Hangup(16),
+        AgiEnded(),
+        Timeout(Timer.PBX_GRACE),
+    ],
     State.DONE: [OriginateSent(), NotSent(), StoreDone(Write.OUTCOME)],
 }
 
@@ -474,7 +498,7 @@ def _close_out(shell: Shell) -> None:
         if shell.flow.state is State.READY:
             shell.feed(NotSent())
         shell.feed(Timeout(Timer.ORIGINATE), Hangup(16), AgiEnded())
-        shell.feed(Timeout(Timer.REPORT), Timeout(Timer.SETTLE))
+        shell.feed(Timeout(Timer.REPORT), Timeout(Timer.SETTLE), Timeout(Timer.PBX_GRACE))
         for write in sorted(shell.flow.pending):
             shell.feed(StoreDone(write))
     raise AssertionError(f"never finished: {shell.flow.state}, fed {shell.fed}")
