@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import sys
 import tempfile
 import time
@@ -68,21 +69,26 @@ def main() -> None:
     )
     settings = ws.settings()
 
-    async def run() -> tuple[float, Counter[str]]:
+    async def run() -> tuple[float, float, Counter[str]]:
         store = await Store.open(settings.store.path, settings.store.key_file)
         try:
             async with Engine(settings, store) as engine:
                 started = time.perf_counter()
+                cpu = time.process_time()
                 summary = await engine.run_campaign("bench")
-                return time.perf_counter() - started, summary.outcomes
+                cpu = time.process_time() - cpu
+                return time.perf_counter() - started, cpu, summary.outcomes
         finally:
             await store.close()
 
-    seconds, outcomes = asyncio.run(run())
+    seconds, cpu, outcomes = asyncio.run(run())
     print(f"calls placed:        {sum(outcomes.values())} (outcomes: {dict(outcomes)})")
     print(f"max concurrent:      {concurrency}")
     print(f"wall time:           {seconds:.1f} s")
     print(f"throughput:          {sum(outcomes.values()) / seconds:.1f} calls/s")
+    # CPU time of the engine process: steadier than calls/s on a busy machine
+    print(f"engine CPU per call: {1000 * cpu / max(1, sum(outcomes.values())):.2f} ms")
+    print(f"load average (1 min): {os.getloadavg()[0]:.1f}")
     print(f"workspace:           {root}")
 
 
