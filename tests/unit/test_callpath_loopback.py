@@ -195,10 +195,14 @@ def _telemarketing(ws: Workspace, contacts: dict[str, str]) -> None:
     """Written consent, a fresh national DNC copy, and a telemarketing campaign."""
     root = ws.root
     numbers = sorted(set(contacts.values()))
-    lines = ["phone,scope,source,method,obtained_at,disclosure,evidence_ref,written,signature_ref"]
+    lines = [
+        "phone,scope,source,method,obtained_at,disclosure,evidence_ref,written,signature_ref,"
+        "contact"
+    ]
     lines += [
         f"{n},telemarketing,web-form,signed web form,2026-08-15T09:30:00Z,"
-        f"I agree to automated calls; consent is not a condition of purchase,form/{i},yes,sig/{i}"
+        f"I agree to automated calls; consent is not a condition of purchase,form/{i},yes,sig/{i},"
+        f"customer {i}"
         for i, n in enumerate(numbers)
     ]
     (root / "consent.csv").write_text("\n".join(lines) + "\n")
