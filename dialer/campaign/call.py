@@ -144,9 +144,18 @@ class Call:
 
     # -- the AGI side (broadcast.py) ------------------------------------------
 
-    def attach_session(self) -> bool:
-        """The first FastAGI session of the call is ours; any other is refused."""
+    def attach_session(self, uniqueid: str) -> bool:
+        """The first FastAGI session of the call's own channel is ours; any other is refused.
+
+        The answered half of the call (``;1``) carries the ChannelId we assigned
+        as its uniqueid (telephony/ami.py); a session claiming our call id from
+        another channel, or a second one, never reaches the machine.
+        """
+        if uniqueid != self.call_id:
+            self._log.warning("call.agi_session_refused", why="not the call's channel")
+            return False
         if self.session_attached or self.flow.state in (State.RECORDING, State.DONE):
+            self._log.warning("call.agi_session_refused", why="the call has its session")
             return False
         self.session_attached = True
         return True

@@ -271,7 +271,12 @@ def tls_context(ca_file: Path) -> ssl.SSLContext:
 
 
 def client_for(
-    server: AsteriskServer, secret: str, *, connect_timeout: float, action_timeout: float
+    server: AsteriskServer,
+    secret: str,
+    *,
+    connect_timeout: float,
+    action_timeout: float,
+    on_disconnect: Callable[[str], None] | None = None,
 ) -> AmiClient:
     """The AMI client for one configured PBX, over TLS when ``ami_tls`` is set."""
     return AmiClient(
@@ -281,6 +286,7 @@ def client_for(
         secret,
         connect_timeout=connect_timeout,
         action_timeout=action_timeout,
+        on_disconnect=on_disconnect,
         tls=tls_context(server.ami_tls_ca_file) if server.ami_tls else None,
         tls_server_name=server.ami_tls_server_name,
     )
