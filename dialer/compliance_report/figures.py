@@ -10,11 +10,18 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dialer.consent.model import DEFAULT_CAPS, Purpose, RevocationChannel
 from dialer.consent.rules import effective_window
-from dialer.consent.windows import first_zone_outside, resolved_zones, zone_info
-from dialer.errors import AuditChainError
+from dialer.consent.windows import (
+    UNKNOWN_ZONE,
+    Zones,
+    first_zone_outside,
+    resolved_zones,
+    zone_info,
+)
+from dialer.errors import AuditChainError, ConfigError
 from dialer.model.consents import ATTESTED
 from dialer.model.evidence import (
     AttemptRecord,
@@ -65,6 +72,20 @@ def live_consent(
     )
 
 
+def _zones(names: Sequence[str], fallback: str) -> Zones:
+    """Kept zone names as the gate resolves them (an unknown zone: the fallback)."""
+    resolved: dict[str, ZoneInfo] = {}
+    for name in names:
+        try:
+            info = zone_info(name) if name != UNKNOWN_ZONE else None
+        except ConfigError:
+            info = None
+        if info is None:
+            name, info = fallback, zone_info(fallback)
+        resolved.setdefault(name, info)
+    return tuple(resolved.items())
+
+
 async def window_check(
     store: Store,
     allowed: Sequence[AttemptRecord],
@@ -82,7 +103,7 @@ async def window_check(
         start, end = effective_window(a.purpose, *campaigns[a.campaign_id].window)
         if a.facts is not None and a.facts_ok:
             # the zones the gate used, kept with the attempt (the number may be gone)
-            zones = tuple((name, zone_info(name)) for name in a.facts.get("zones", ()))
+            zones = _zones(a.facts.get("zones", ()), fallback)
         elif (number := number_of.get(a.number_hash)) is not None:
             zones = resolved_zones(number, fallback)
         else:

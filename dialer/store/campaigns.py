@@ -230,7 +230,14 @@ class CampaignStore:
         now = self.clock()
         number_hash = self.sealer.index(number)
         state = AttemptState.DIALING if decision.allowed else AttemptState.BLOCKED
-        kept = gate_record.snapshot(number, facts, rules) if facts and rules else None
+        if facts is not None and rules is not None:
+            kept: str | None = gate_record.snapshot(number, facts, rules)
+        else:
+            # the caller kept nothing: keep what later cannot be rebuilt from the log
+            listed = await self.db.quick_read(
+                "SELECT 1 FROM dnc_national WHERE number_hash = ?", (number_hash,)
+            )
+            kept = gate_record.minimal_snapshot(number, national_dnc=bool(listed))
         mac = (
             gate_record.gate_mac(
                 self.sealer,

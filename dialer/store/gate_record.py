@@ -20,7 +20,7 @@ from typing import Any
 from dialer.consent.crypto import Sealer
 from dialer.consent.model import CampaignRules, NumberFacts
 from dialer.consent.rules import effective_window
-from dialer.consent.windows import resolved_zones
+from dialer.consent.windows import resolved_zones, zones_for
 from dialer.store.db import ts
 from dialer.store.rows import canonical
 
@@ -69,6 +69,19 @@ def snapshot(number: str, facts: NumberFacts, rules: CampaignRules) -> str:
         "residential_exemption": rules.residential_exemption,
         "window": [start.isoformat("minutes"), end.isoformat("minutes")],
         "zones": [name for name, _ in resolved_zones(number, rules.fallback_timezone)],
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def minimal_snapshot(number: str, *, national_dnc: bool) -> str:
+    """When the caller passes no facts: what the history cannot give later, read by
+    the store itself as the attempt is recorded (the number's zones as phonenumbers
+    gives them, unresolved; whether the national DNC copy holds it)."""
+    data = {
+        "v": 1,
+        "kept_by": "store",
+        "zones": list(zones_for(number)),
+        "national_dnc": national_dnc,
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 

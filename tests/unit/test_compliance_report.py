@@ -583,22 +583,28 @@ async def test_c12_detects_a_call_outside_the_window_after_the_list_was_replaced
 
 
 async def test_c20_a_call_that_cannot_be_checked_is_a_finding_not_a_pass(world: World) -> None:
-    """An attempt recorded without the gate's facts (an older dialer) whose number
-    is no longer in any contact list: its window cannot be re-checked."""
+    """A caller that passes no facts still gets the zones and the national DNC
+    answer kept by the store; an attempt from before facts were kept (an older
+    dialer) whose number is in no contact list any more cannot be re-checked."""
     await clean_history(world)
     world.clock.at(dt.timedelta(hours=6))
     camp = world.campaigns["school-news"]
     decision = decide(F, await world.store.consent.facts_for(F), await world.rules(camp), T0)
-    await world.store.campaigns.record_decision(
-        call_id="old-dialer",
-        campaign=camp,
-        contact_id=world.contacts[F].id,
-        number=F,
-        attempt_no=1,
-        decision=decision,
-        with_consent=True,
-        language="en",
-    )
+    for call_id in ("no-facts-passed", "old-dialer"):
+        await world.store.campaigns.record_decision(
+            call_id=call_id,
+            campaign=camp,
+            contact_id=world.contacts[F].id,
+            number=F,
+            attempt_no=1,
+            decision=decision,
+            with_consent=True,
+            language="en",
+        )
+    with sqlite3.connect(world.path) as conn:  # as written before migration 7
+        conn.execute(
+            "UPDATE attempts SET gate_facts = NULL, gate_mac = NULL WHERE id = 'old-dialer'"
+        )
     await world.store.contacts.import_list(
         "parents", [NewContact("x", D, "en", {})], replace=True, operator="admin"
     )
