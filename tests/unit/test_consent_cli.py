@@ -125,6 +125,13 @@ def test_c3_cli_sample_consent_file_imports(cli: Cli) -> None:
         True,
         "esign:docusign/7f3e91",
     )
+    assert record["contact"] == "recorded"
+    keypad = json.loads(cli("consent", "show", "+12125550106", "--json"))["consents"]
+    assert [c["contact"] for c in keypad] == ["none (--no-contact)"]
+    # and the C20 report counts the records that name nobody
+    report = json.loads(cli("audit", "report", "--json"))
+    c3 = next(r for r in report["requirements"] if r["id"] == "C3")
+    assert c3["figures"]["recorded_in_period_without_contact"] == 1
 
 
 def test_c15_cli_national_dnc_import_with_as_of(cli: Cli) -> None:
