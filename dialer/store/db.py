@@ -202,7 +202,7 @@ class Database:
             except TimeoutError:
                 raise StoreError(
                     f"cannot start a transaction on {self.path}: another write in this "
-                    f"process took longer than {wait_s:g} s"
+                    f"process took longer than {wait_s:.1f} s"
                 ) from None
         try:
             async with self._pragmas(durable, wait_s), self._begin_commit() as conn:

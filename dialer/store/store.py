@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 
 import aiosqlite
 import structlog
@@ -48,6 +48,7 @@ REPLAY_WAIT_S = 2.0
 #: the background replay's backoff while the store keeps refusing writes
 _DRAIN_FIRST_S = 1.0
 _DRAIN_MAX_S = 30.0
+_NOTHING_PENDING: Mapping[str, str] = MappingProxyType({})
 
 
 def _key_missing_for_existing_database(key_file: Path, path: Path) -> bool:
@@ -70,6 +71,8 @@ class Store:
         self.history = HistoryStore(db, sealer, self.consent)
         self.evidence = EvidenceStore(db, sealer)
         self._drain_task: asyncio.Task[None] | None = None
+        self._pending_generation = -1
+        self._pending_cache: Mapping[str, str] = _NOTHING_PENDING
         self.lifecycle = LifecycleStore(db, sealer, clock)
         self.safeguards = SafeguardStore(db, sealer, clock)
         self.staff = StaffStore(db, sealer, clock)
@@ -187,12 +190,21 @@ class Store:
         return self.journal
 
     def _pending_revocations(self) -> Mapping[str, str]:
-        """For the gate: revocations still in the journal, by number hash (C6)."""
-        if not self.journal.is_open:
-            if not self.journal.path.exists():
-                return {}
-            self.journal.open()
-        pending = self.journal.pending_by_hash()
+        """For the gate: revocations still in the journal, by number hash (C6).
+
+        Called before every attempt: one memory read of the journal's header
+        while nothing changed (bench: about 1 us of the gate's ~20 us).
+        """
+        journal = self.journal
+        if not journal.is_open:
+            if not journal.path.exists():
+                return _NOTHING_PENDING
+            journal.open()
+        generation = journal.generation()
+        if generation == self._pending_generation:
+            return self._pending_cache
+        pending = journal.pending_by_hash()
+        self._pending_generation, self._pending_cache = generation, pending
         if pending:
             self._ensure_drain()
         return pending
