@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from functools import lru_cache
 
 from dialer.audio import templates, tts
 from dialer.consent.model import Decision, Reason
+from dialer.errors import AudioError
 from dialer.model.campaign import MessageSpec
 from dialer.model.contact import Contact
 
@@ -34,19 +36,55 @@ def template_text(
     template: templates.Template, language: str, default_language: str
 ) -> tuple[str, str]:
     """(language, text) a contact of ``language`` hears: the same choice as resolve_segment."""
-    used, text = template.text_for(language, default_language)
+    return _version(template, language, default_language)[:2]
+
+
+def _version(
+    template: templates.Template, language: str, default_language: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """(language used, text, the fields it needs, sorted)."""
+    texts = tuple(sorted(template.texts.items()))
+    return _version_of(template.name, texts, language, default_language)
+
+
+@lru_cache(maxsize=256)
+def _version_of(
+    name: str, texts: tuple[tuple[str, str], ...], language: str, default_language: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """Cached: the preflight and the runner ask for every contact, and a list speaks a
+    handful of languages. The language is read the way resolve_segment reads it."""
+    template = templates.Template(name, dict(texts))
+    try:
+        tag = tts.normalise_language(language)
+    except AudioError:
+        tag = default_language
+    used, text = template.text_for(tag, default_language)
     if tts.voice_for(used) is None:
         used, text = template.text_for(default_language, default_language)
-    return used, text
+    return used, text, tuple(sorted(templates.template_fields(text, f"template {name!r}")))
 
 
 def missing_fields(
     template: templates.Template, contact: Contact, default_language: str
 ) -> tuple[str, ...]:
     """Fields the contact's version of the template needs but the contact lacks (or has empty)."""
-    _used, text = template_text(template, contact.language, default_language)
-    needed = templates.template_fields(text, f"template {template.name!r}")
-    return tuple(sorted(f for f in needed if not str(contact.fields.get(f, "")).strip()))
+    needed = _version(template, contact.language, default_language)[2]
+    values = contact.fields
+    return tuple(f for f in needed if not str(values.get(f, "")).strip())
+
+
+def rendered_text(
+    template: templates.Template, contact: Contact, default_language: str
+) -> tuple[str, str]:
+    """(language, text) the contact hears, the fields filled in as ``templates.render``
+    does (same words for dates and times); the contact must have every field."""
+    used, text, needed = _version(template, contact.language, default_language)
+    return used, text.format_map({f: _speakable(str(contact.fields[f]), used) for f in needed})
+
+
+@lru_cache(maxsize=4096)
+def _speakable(value: str, language: str) -> str:
+    return templates.speakable(value, language)
 
 
 def template_block(
@@ -81,8 +119,6 @@ def contact_hearing(
     for contact in contacts:
         if missing_fields(template, contact, default_language):
             continue
-        used, text = template_text(template, contact.language, default_language)
-        spoken = templates.render(text, contact.fields, contact=contact.external_id, language=used)
-        if text_id(used, spoken) == wanted_text_id:
+        if text_id(*rendered_text(template, contact, default_language)) == wanted_text_id:
             return contact
     return None

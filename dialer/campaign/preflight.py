@@ -45,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dialer.audio import templates, tts
-from dialer.campaign.personal import missing_fields, template_block, template_text, text_id
+from dialer.campaign.personal import missing_fields, rendered_text, template_block, text_id
 from dialer.campaign.scheduler import next_step
 from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Decision, NumberFacts, Reason
@@ -166,8 +166,7 @@ class PreflightTally:
 
     def _text(self, contact: Contact, language: str) -> None:
         assert self.template is not None
-        used, text = template_text(self.template, language, self.default_language)
-        spoken = templates.render(text, contact.fields, contact=contact.external_id, language=used)
+        used, spoken = rendered_text(self.template, contact, self.default_language)
         key = text_id(used, spoken)
         entry = self.texts.get(key)
         if entry is None:

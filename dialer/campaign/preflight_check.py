@@ -97,7 +97,10 @@ async def run_preflight(
             tally.add(contact, facts[contact.number], by_contact.get(contact.id, ()))
     checks = await message_checks(settings, store, campaign, tally)
     created = await store.safeguards.fingerprint_at_creation(campaign.id)
-    current = await store.safeguards.list_fingerprint(campaign.list_id)
+    # the contacts are loaded already: no second decryption of the whole list
+    current = store.safeguards.fingerprint_of(
+        (c.external_id, store.sealer.index(c.number), c.language, c.fields) for c in contacts
+    )
     approval = await approval_status(store, settings, campaign)
     context = Context(
         now=now,

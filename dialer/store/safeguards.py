@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 
 from dialer.consent.crypto import Sealer
 from dialer.errors import InputError, NotFoundError
@@ -41,24 +42,39 @@ class SafeguardStore:
         """The list's fingerprint now (fields decrypted, so a re-import of the same
         data gives the same fingerprint although the ciphertext differs)."""
         rows = await self.db.fetchall(
-            "SELECT external_id, number_hash, language, fields_sealed, id FROM contacts "
-            "WHERE list_id = ? ORDER BY external_id, number_hash",
+            "SELECT id, external_id, number_hash, language, fields_sealed FROM contacts "
+            "WHERE list_id = ?",
             (list_id,),
         )
-        digest = hashlib.sha256()
-        for external_id, number_hash, language, fields_sealed, contact_id in rows:
-            fields = (
-                self.sealer.open_field(
-                    fields_sealed, CONTACT_FIELDS.table, CONTACT_FIELDS.column, contact_id
+        return self.fingerprint_of(
+            (
+                str(external_id),
+                str(number_hash),
+                str(language),
+                json.loads(
+                    self.sealer.open_field(sealed, CONTACT_FIELDS.table, CONTACT_FIELDS.column, cid)
                 )
-                if isinstance(fields_sealed, bytes)
-                else "{}"
+                if isinstance(sealed, bytes)
+                else {},
             )
-            canonical = json.dumps(json.loads(fields), sort_keys=True, ensure_ascii=False)
+            for cid, external_id, number_hash, language, sealed in rows
+        )
+
+    def fingerprint_of(
+        self, rows: Iterable[tuple[str, str, str, Mapping[str, str]]]
+    ) -> ListFingerprint:
+        """The fingerprint of (external id, number hash, language, fields) rows, in any
+        order: the same figure whether read from the table or from loaded contacts."""
+        # sorted as SQLite's ORDER BY external_id, number_hash sorted them (UTF-8 byte
+        # order is code point order), each line as the first version wrote it
+        ordered = sorted(rows, key=lambda r: (r[0], r[1]))
+        digest = hashlib.sha256()
+        for external_id, number_hash, language, fields in ordered:
+            canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False)
             digest.update(
                 json.dumps([external_id, number_hash, language, canonical]).encode() + b"\n"
             )
-        return ListFingerprint(self.sealer.index(digest.hexdigest()), len(rows))
+        return ListFingerprint(self.sealer.index(digest.hexdigest()), len(ordered))
 
     async def record_fingerprint(self, campaign_id: int, fingerprint: ListFingerprint) -> None:
         async with self.db.transaction() as conn:
