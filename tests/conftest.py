@@ -36,9 +36,14 @@ def sandbox() -> Iterator[Sandbox]:
         stop_sandbox()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium per test session (browser tests open pages in it)."""
+    """One headless Chromium per test module (browser tests open pages in it).
+
+    Not per session: Playwright's sync API keeps an event loop running in the
+    test thread while it is open, and every later test that runs a ``dialer``
+    command (``asyncio.run``) would fail with "cannot be called from a running
+    event loop"."""
     from playwright.sync_api import sync_playwright
     from support.browser import CHROMIUM, CHROMIUM_ARGS
 

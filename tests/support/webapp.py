@@ -13,8 +13,9 @@ import asyncio
 import os
 import re
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from typer.testing import CliRunner
@@ -27,6 +28,7 @@ from dialer.web.app import create_app
 from dialer.web.context import WebContext
 
 PASSWORD = "correct horse battery"
+T = TypeVar("T")
 RUNNER = CliRunner()
 
 
@@ -91,6 +93,13 @@ class WebServer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+    def in_store(self, work: Callable[[Store], Awaitable[T]], timeout: float = 30) -> T:
+        """Run ``work(store)`` on the server's loop with its store: what another
+        part of the service (the engine) would write while pages are open."""
+        assert self._store is not None
+        store = self._store
+        return asyncio.run_coroutine_threadsafe(work(store), self._loop).result(timeout)
 
     def client(self) -> httpx.Client:
         client = httpx.Client(base_url=self.url, timeout=30, follow_redirects=False)

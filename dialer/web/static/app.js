@@ -3,6 +3,9 @@
 // inputs, and playing a per-contact preview in the page.
 "use strict";
 
+//: while only the figures change, the server-rendered parts (chart) follow at most this often
+const FIGURES_REFRESH_MS = 5000;
+
 function updateProgress(item, c) {
   const pct = c.total === 0 ? 100 : Math.min(100, Math.round((100 * c.done) / c.total));
   const set = (name, text) => { const el = item.querySelector(`[data-field="${name}"]`); if (el) el.textContent = text; };
@@ -18,14 +21,83 @@ function updateProgress(item, c) {
   set("outcomes", outcomes.join(" · "));
 }
 
-function liveProgress(list) {
-  if (!window.EventSource) return;
-  const source = new EventSource(list.dataset.live);
-  source.addEventListener("progress", (event) => {
-    for (const c of JSON.parse(event.data)) {
-      const item = list.querySelector(`[data-campaign="${CSS.escape(c.campaign)}"]`);
-      if (item) updateProgress(item, c);
+// How the live figures differ from what the server rendered into the page:
+// "state" (a campaign appeared, went or changed state: the state block and its
+// buttons are stale), "figures" (only outcomes changed: the chart is stale) or "".
+function difference(shown, live) {
+  if (shown.length !== live.length) return "state";
+  let figures = false;
+  for (let i = 0; i < live.length; i++) {
+    const a = shown[i], b = live[i];
+    if (a.campaign !== b.campaign || a.state !== b.state) return "state";
+    const ka = Object.keys(a.outcomes || {}), kb = Object.keys(b.outcomes || {});
+    if (ka.length !== kb.length || kb.some((k) => (a.outcomes || {})[k] !== b.outcomes[k])) figures = true;
+  }
+  return figures ? "figures" : "";
+}
+
+// Swap the page's server-rendered sections ([data-follow] with an id) for fresh
+// ones, keeping what the user typed and where the focus was.
+function swapSections(doc) {
+  const focused = document.activeElement && document.activeElement.id;
+  document.querySelectorAll("[data-follow][id]").forEach((old) => {
+    const fresh = doc.getElementById(old.id);
+    if (!fresh) return;
+    old.querySelectorAll("input[id], textarea[id]").forEach((input) => {
+      const twin = fresh.querySelector(`#${CSS.escape(input.id)}`);
+      if (twin && input.type !== "hidden" && input.value !== input.defaultValue) twin.value = input.value;
+    });
+    old.replaceWith(document.adoptNode(fresh));
+  });
+  const again = focused && document.getElementById(focused);
+  if (again && again !== document.activeElement) again.focus();
+}
+
+// Keeps the server-rendered parts (state, buttons, charts) in step with the live feed.
+function follower(root) {
+  if (!root.dataset.rendered) return () => {};
+  let shown = JSON.parse(root.dataset.rendered);
+  let busy = false, timer = null, last = 0;
+  async function refresh() {
+    timer = null;
+    if (busy) return;
+    busy = true;
+    last = Date.now();
+    try {
+      const reply = await fetch(location.href, { credentials: "same-origin", cache: "no-store" });
+      if (!reply.ok || reply.redirected) return; // logged out meanwhile: leave the page as it is
+      const doc = new DOMParser().parseFromString(await reply.text(), "text/html");
+      const fresh = doc.querySelector("[data-rendered]");
+      if (!fresh) return;
+      swapSections(doc);
+      shown = JSON.parse(fresh.dataset.rendered);
+    } catch (e) {
+      // the next event tries again
+    } finally {
+      busy = false;
     }
+  }
+  return (live) => {
+    const change = difference(shown, live);
+    if (change === "state") {
+      clearTimeout(timer);
+      refresh();
+    } else if (change === "figures" && timer === null) {
+      timer = setTimeout(refresh, Math.max(0, last + FIGURES_REFRESH_MS - Date.now()));
+    }
+  };
+}
+
+function liveProgress(root) {
+  if (!window.EventSource) return;
+  const follow = follower(root);
+  const source = new EventSource(root.dataset.live);
+  source.addEventListener("progress", (event) => {
+    const live = JSON.parse(event.data);
+    for (const c of live) {
+      document.querySelectorAll(`[data-campaign="${CSS.escape(c.campaign)}"]`).forEach((item) => updateProgress(item, c));
+    }
+    follow(live);
   });
 }
 
@@ -52,7 +124,9 @@ function previewPlayer(form) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-live]").forEach(liveProgress);
+  // one feed per page: a section swapped in later brings its own data-live, not a second feed
+  const live = document.querySelector("[data-live]");
+  if (live) liveProgress(live);
   document.querySelectorAll("[data-dropzone]").forEach(dropZone);
   document.querySelectorAll("[data-preview]").forEach(previewPlayer);
 });

@@ -26,7 +26,7 @@ from dialer.web.context import context
 from dialer.web.ui.charts import bar_chart
 from dialer.web.ui.core import action, field_errors, page, redirect, render
 from dialer.web.ui.forms import Form
-from dialer.web.ui.progress import all_snapshots, snapshot
+from dialer.web.ui.progress import all_snapshots, rendered, snapshot
 
 #: C15: a national DNC copy older than this stops a telemarketing campaign
 DNC_MAX_AGE_DAYS = 31
@@ -34,8 +34,10 @@ DNC_MAX_AGE_DAYS = 31
 
 @page()
 async def list_page(request: Request, session: Session) -> Response:
-    ctx = context(request)
-    return render(request, "campaigns.html", session, campaigns=await all_snapshots(ctx))
+    snapshots = await all_snapshots(context(request))
+    return render(
+        request, "campaigns.html", session, campaigns=snapshots, rendered=rendered(snapshots)
+    )
 
 
 async def _form_page(
@@ -146,13 +148,14 @@ async def _detail_data(request: Request) -> dict[str, Any]:
     campaign = await ctx.store.campaigns.get(request.path_params["name"])
     progress = await snapshot(ctx, campaign.name)
     status = await campaign_status(ctx.store, ctx.settings, campaign.name)
-    people = await ctx.store.contacts.contacts(campaign.list_id)
     return {
         "campaign": campaign,
         "progress": progress,
+        # the state block, its buttons and the chart are drawn from this snapshot
+        # (not from the separate status read) so they agree with the progress card
+        "rendered": rendered([progress]),
         "chart": bar_chart(progress["outcomes"], f"Outcomes of {campaign.name}"),
-        "contact_ids": [c.external_id for c in people[:500]],
-        "lifecycle": status,
+        "lifecycle": {**status, "state": progress["state"]},
         "timezone": ctx.settings.organisation.timezone,
     }
 

@@ -13,7 +13,7 @@ from dialer.model.user import Session
 from dialer.web.context import context
 from dialer.web.ui.charts import bar_chart
 from dialer.web.ui.core import page, render
-from dialer.web.ui.progress import all_snapshots, event_stream
+from dialer.web.ui.progress import all_snapshots, event_stream, rendered
 
 RECENT_DAYS = 7
 
@@ -32,11 +32,13 @@ async def dashboard(request: Request, session: Session) -> Response:
     since = ctx.store.clock() - dt.timedelta(days=RECENT_DAYS)
     optouts = await ctx.store.history.revocations_by_channel(since)
     components = ctx.engine.components() if ctx.engine else None
+    snapshots = await all_snapshots(ctx)
     return render(
         request,
         "dashboard.html",
         session,
-        campaigns=await all_snapshots(ctx),
+        campaigns=snapshots,
+        rendered=rendered(snapshots),
         servers=_servers(components),
         engine=components is not None,
         optouts=optouts,

@@ -45,6 +45,17 @@ async def snapshot(ctx: WebContext, name: str) -> dict[str, Any]:
     }
 
 
+def rendered(snapshots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What a page's server-rendered parts (state block, buttons, charts) were drawn
+    from, embedded in the page (``data-rendered``): when the live feed differs, the
+    page's script fetches those parts again, so nothing on one page contradicts
+    the live progress card."""
+    return [
+        {"campaign": s["campaign"], "state": s["state"], "outcomes": s["outcomes"]}
+        for s in snapshots
+    ]
+
+
 async def all_snapshots(ctx: WebContext) -> list[dict[str, Any]]:
     return [await snapshot(ctx, name) for name, _ in await ctx.store.campaigns.names()]
 
