@@ -50,7 +50,6 @@ def console(tmp_path: Path) -> Iterator[WebServer]:
     dialer(config, "callerid", "add", CALLER_ID, "--label", "office")
     _create(config, "snow")
     dialer(config, "campaign", "approve", "snow", "--operator", "Principal Lee")
-    dialer(config, "campaign", "start", "snow", "--yes", "--operator", "ruiz")
     with WebServer(config) as web:
         yield web
 
@@ -105,6 +104,8 @@ def test_campaign_page_and_dashboard_follow_the_campaign_to_its_end(
     campaign.click("button[type=submit]")
 
     campaign.goto(f"{url}/campaigns/snow")
+    campaign.click("text=Schedule or start")
+    assert campaign.locator(".flash").inner_text() == "Campaign 'snow' is now running."
     dashboard.goto(url)
     # running, nothing called yet: every part of the page says so
     assert campaign.locator("[data-state]").inner_text() == "running"
@@ -122,6 +123,7 @@ def test_campaign_page_and_dashboard_follow_the_campaign_to_its_end(
     campaign.locator(f"{OUTCOMES} svg").wait_for(timeout=10_000)
     campaign.screenshot(path=str(shots / "live-campaign-completed.png"), full_page=True)
     assert campaign.evaluate("window.notReloaded === true")
+    assert campaign.locator(".flash").count() == 0  # "now running" told of the past
     card = campaign.locator('[data-campaign="snow"]')
     assert card.locator('[data-field="count"]').inner_text() == "2/2 (100%)"
     assert card.locator('[data-field="state"]').inner_text() == "completed"

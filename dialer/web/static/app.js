@@ -58,7 +58,7 @@ function follower(root) {
   if (!root.dataset.rendered) return () => {};
   let shown = JSON.parse(root.dataset.rendered);
   let busy = false, timer = null, last = 0;
-  async function refresh() {
+  async function refresh(stateChanged) {
     timer = null;
     if (busy) return;
     busy = true;
@@ -70,6 +70,8 @@ function follower(root) {
       const fresh = doc.querySelector("[data-rendered]");
       if (!fresh) return;
       swapSections(doc);
+      // "Campaign 'x' is now running." told of a state that has passed
+      if (stateChanged) document.querySelectorAll(".flash").forEach((el) => el.remove());
       shown = JSON.parse(fresh.dataset.rendered);
     } catch (e) {
       // the next event tries again
@@ -81,7 +83,7 @@ function follower(root) {
     const change = difference(shown, live);
     if (change === "state") {
       clearTimeout(timer);
-      refresh();
+      refresh(true);
     } else if (change === "figures" && timer === null) {
       timer = setTimeout(refresh, Math.max(0, last + FIGURES_REFRESH_MS - Date.now()));
     }
