@@ -138,6 +138,7 @@ for command in (
     campaign.app.command()(command)
 campaign.app.command()(safety.preflight)
 campaign.app.command()(safety.approve)
+campaign.app.command("test-call")(safety.test_call)
 app.add_typer(campaign.app, name="campaign")
 app.add_typer(audit.app, name="audit")
 app.add_typer(key.app, name="key")

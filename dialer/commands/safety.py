@@ -14,6 +14,7 @@ from rich.text import Text
 
 from dialer.campaign.approval import approve_campaign
 from dialer.campaign.preflight_check import parse_start, run_preflight
+from dialer.campaign.testcall import TestCallResult, place_test_call
 from dialer.commands.common import console, open_store, operator, print_json, run_async, settings
 
 
@@ -68,6 +69,56 @@ def approve(
         )
 
     run_async(body)
+
+
+def test_call(
+    name: str,
+    to: str = typer.Option(..., "--to", help="A staff phone (dialer staff-phone add)"),
+    as_contact: str = typer.Option(
+        "", "--as-contact", help="Hear it as this contact (id column); default the first"
+    ),
+    voicemail: bool = typer.Option(False, help="The answering-machine version"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Ring your own (staff) phone with exactly what a contact would hear: their language,
+    their personalised fields, the campaign's caller ID. Pressing 9 or 8 says what would
+    have happened and changes nothing; the test call is audited and is not a campaign call.
+
+    Example: dialer campaign test-call snow-day --to +12175550142 --as-contact s-101
+    """
+
+    async def body() -> TestCallResult:
+        cfg = settings()
+        async with open_store(cfg) as store:
+            return await place_test_call(
+                cfg,
+                store,
+                name,
+                to,
+                operator=operator(),
+                as_contact=as_contact,
+                voicemail=voicemail,
+            )
+
+    result = run_async(body)
+    if json_out:
+        print_json(
+            {
+                "campaign": result.campaign,
+                "contact": result.contact,
+                "language": result.language,
+                "voicemail": result.voicemail,
+                "outcome": result.outcome.value,
+                "digits": result.digits,
+                "counted_as_campaign_call": False,
+            }
+        )
+    else:
+        version = "voicemail version" if result.voicemail else "message"
+        console.print(
+            f"test call for {result.campaign!r} as contact {result.contact} "
+            f"({result.language}, {version}): {result.summary}"
+        )
 
 
 def show_preflight(report: dict[str, Any]) -> None:
