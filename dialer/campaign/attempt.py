@@ -161,7 +161,8 @@ class Attempts:
         if not caps:
             rules = dataclasses.replace(rules, caps=())
         facts = await self.store.consent.facts_for(contact.number)
-        decision = decide(contact.number, facts, rules, self.store.clock())
+        # the zones stored with the contact at import (issue 11: none resolved here)
+        decision = decide(contact.number, facts, rules, self.store.clock(), contact.zones)
         if decision.allowed and template is not None:
             # issue 14: a contact missing a template field never hears a gap
             default = self.settings.audio.default_language

@@ -158,7 +158,7 @@ async def campaign_status(
     """State, schedule, who changed it last and why, progress so far, the engine."""
     state = await store.lifecycle.get(name)
     campaign = await store.campaigns.get(name)
-    total = await store.lifecycle.contact_count(campaign.list_id)
+    total = await store.lifecycle.contact_count(campaign.version_id)
     outcomes, placed = await store.lifecycle.outcome_counts(campaign.id)
     done = sum(n for outcome, n in outcomes.items() if outcome != "in-progress")
     holder = engine_holder(settings.store.path)

@@ -50,7 +50,7 @@ from dialer.campaign.scheduler import next_step
 from dialer.consent.gate import decide
 from dialer.consent.model import CampaignRules, Decision, NumberFacts, Reason
 from dialer.consent.rules import effective_window
-from dialer.consent.windows import next_window_opening, resolved_zones
+from dialer.consent.windows import callee_zones, next_window_opening
 from dialer.model.campaign import AttemptRow, Campaign
 from dialer.model.contact import Contact
 
@@ -133,7 +133,7 @@ class PreflightTally:
         elif language not in self.samples:
             self.samples[language] = contact
 
-        decision = decide(contact.number, facts, self.rules, self.at)
+        decision = decide(contact.number, facts, self.rules, self.at, contact.zones)
         if decision.allowed and missing:
             decision = template_block(self.template, contact, self.default_language) or decision
         if decision.allowed:
@@ -142,14 +142,15 @@ class PreflightTally:
         else:
             self.blocked[decision.reason.value] += 1
             if decision.reason is Reason.OUTSIDE_WINDOW:
-                self._outside(contact.number)
+                self._outside(contact)
         hears = decision.allowed or decision.reason is Reason.OUTSIDE_WINDOW
         if hears and self.template is not None and not missing:
             self._text(contact, language)
         return decision
 
-    def _outside(self, number: str) -> None:
-        zones = resolved_zones(number, self.rules.fallback_timezone)
+    def _outside(self, contact: Contact) -> None:
+        number = contact.number
+        zones = callee_zones(number, contact.zones, self.rules.fallback_timezone)
         key = tuple(name for name, _info in zones)
         group = self.zone_groups.get(key)
         if group is None:
@@ -159,7 +160,7 @@ class PreflightTally:
             group = self.zone_groups[key] = _ZoneGroup(
                 key,
                 opens_at=next_window_opening(
-                    number, start, end, self.at, self.rules.fallback_timezone
+                    number, start, end, self.at, self.rules.fallback_timezone, contact.zones
                 ),
             )
         group.contacts += 1

@@ -89,18 +89,18 @@ async def run_preflight(
     by_contact: dict[int, list[AttemptRow]] = {}
     for attempt in await store.campaigns.attempts(campaign.id):
         by_contact.setdefault(attempt.contact_id, []).append(attempt)
-    contacts = await store.contacts.contacts(campaign.list_id)
-    for offset in range(0, len(contacts), BATCH):
-        batch = contacts[offset : offset + BATCH]
+    # the campaign's pinned list, a page at a time (issue 11: never the whole list)
+    after = -1
+    while batch := await store.contacts.page(campaign.version_id, after, BATCH):
         facts = await store.consent.facts_for_many([c.number for c in batch])
         for contact in batch:
             tally.add(contact, facts[contact.number], by_contact.get(contact.id, ()))
+        after = batch[-1].id
     checks = await message_checks(settings, store, campaign, tally)
     created = await store.safeguards.fingerprint_at_creation(campaign.id)
-    # the contacts are loaded already: no second decryption of the whole list
-    current = store.safeguards.fingerprint_of(
-        (c.external_id, store.sealer.index(c.number), c.language, c.fields) for c in contacts
-    )
+    # the list's contents now (stored with its published version: nothing decrypted);
+    # a campaign calls the version it pinned, so a change here is worth a warning
+    current = await store.safeguards.list_fingerprint(campaign.list_id)
     approval = await approval_status(store, settings, campaign)
     context = Context(
         now=now,

@@ -7,6 +7,9 @@ the audit log with who asked, which campaign and how many rows (C19). Every
 cell that a spreadsheet would run as a formula (starting with ``=``, ``+``,
 ``-``, ``@``, tab or CR: OWASP's CSV injection list) is prefixed with ``'``, so
 a contact field like ``=HYPERLINK(...)`` stays text.
+
+``write_report_csv`` streams (issue 11): rows are written as the report reads
+them, so a million-contact campaign's CSV starts at once in bounded memory.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
-from dialer.campaign.report import campaign_report
+from dialer.campaign.report import ReportTotals, campaign_report, report_rows
 from dialer.store.store import Store
 
 CSV_COLUMNS = ("contact", "number", "outcome", "attempts", "gate", "detail", "language", "call_id")
@@ -40,13 +43,37 @@ def csv_cell(value: Any) -> str:
     return f"'{text}" if text.startswith(FORMULA_START) else text
 
 
+def csv_values(row: dict[str, Any]) -> list[str]:
+    return [csv_cell(row.get(col)) for col in CSV_COLUMNS]
+
+
 def report_rows_csv(rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow([csv_cell(row.get(col)) for col in CSV_COLUMNS])
+        writer.writerow(csv_values(row))
     return out.getvalue()
+
+
+async def write_report_csv(
+    store: Store, name: str, out: TextIO, *, reveal_by: str | None = None
+) -> int:
+    """Write the CSV to ``out`` as it is read (issue 11); returns the rows.
+    ``reveal_by`` (who asks) exports plaintext numbers: audited before the first
+    row is written (no unaudited plaintext export), with the list's size."""
+    campaign = await store.campaigns.get(name)
+    if reveal_by is not None:
+        version = await store.contacts.version(campaign.version_id)
+        await store.lifecycle.record_reveal(name, reveal_by, version.contacts)
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    rows = 0
+    async for row in report_rows(store, campaign, ReportTotals(), reveal=reveal_by is not None):
+        writer.writerow(csv_values(row))
+        rows += 1
+    out.flush()
+    return rows
 
 
 async def export_report_csv(

@@ -110,12 +110,14 @@ class CampaignRunner:
         template = campaign_template(campaign.message)
         summary = RunSummary(campaign.name)
         summary.interrupted_before = await self.store.campaigns.interrupt_unfinished(campaign.id)
-        contacts = {c.id: c for c in await self.store.contacts.contacts(campaign.list_id)}
-        # resolve every callee's time zones once, off the loop, before the first dial:
-        # the gate right before each attempt then runs at its cached speed (C12)
-        await asyncio.to_thread(
-            warm_zone_cache, [c.number for c in contacts.values()], rules.fallback_timezone
-        )
+        contacts = {
+            c.id: c for c in await self.store.contacts.version_contacts(campaign.version_id)
+        }
+        # zones were resolved at import (issue 11); contacts loaded before that
+        # have none stored: resolve theirs once, off the loop, before the first dial
+        legacy = [c.number for c in contacts.values() if not c.zones]
+        if legacy:
+            await asyncio.to_thread(warm_zone_cache, legacy, rules.fallback_timezone)
         retry_delay = dt.timedelta(seconds=campaign.retry_delay)
         queue = plan(
             contacts,
@@ -229,7 +231,9 @@ class CampaignRunner:
             and latest.reason == Reason.OUTSIDE_WINDOW.value
         ):
             start, end = effective_window(rules.purpose, rules.window_start, rules.window_end)
-            opening = next_window_opening(contact.number, start, end, now, rules.fallback_timezone)
+            opening = next_window_opening(
+                contact.number, start, end, now, rules.fallback_timezone, contact.zones
+            )
             if opening is not None:
                 queue.append(Planned(opening, item.contact_id, item.attempt_no))
                 self.progress({"event": "deferred", "until": opening.isoformat()})

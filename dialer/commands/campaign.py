@@ -13,26 +13,26 @@ from rich.text import Text
 from dialer.campaign import control
 from dialer.campaign.approval import require_approval
 from dialer.campaign.engine import Engine
-from dialer.campaign.report import campaign_report
-from dialer.campaign.report_csv import campaign_report_csv
+from dialer.campaign.report import ReportTotals, report_json_chunks, report_rows
+from dialer.campaign.report_csv import write_report_csv
 from dialer.commands.common import (
     console,
     emit_rows,
     err_console,
     fail,
+    open_private,
     open_store,
     operator,
-    print_json,
     print_table,
     run_async,
     settings,
-    write_private,
 )
 from dialer.commands.live_view import LiveProgressView
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.service.progress import CampaignProgress
 from dialer.settings import Settings
 from dialer.store.engine_lock import EngineLock
+from dialer.store.store import Store
 from dialer.usecases.campaigns import CampaignRequest, create_campaign, set_override
 
 app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
@@ -172,7 +172,6 @@ async def _run_foreground(cfg: Settings, name: str, json_out: bool, wait_for_win
             if not summary.stopped:
                 await control.complete_campaign(store, name, by="engine")
             progress.log_line()
-            report = await campaign_report(store, name)
             if summary.stopped:
                 state = await store.lifecycle.get(name)
                 err_console.print(
@@ -180,7 +179,8 @@ async def _run_foreground(cfg: Settings, name: str, json_out: bool, wait_for_win
                     + (f" ({state.reason})" if state.reason else "")
                     + "; calls in progress finished, no new calls placed"
                 )
-    _show_report(report, json_out)
+        # printed as it is read, after the engine let go of Asterisk (issue 11)
+        await _show_report(store, name, "json" if json_out else "table")
 
 
 async def _log_progress(progress: CampaignProgress, cfg: Settings) -> None:
@@ -189,37 +189,64 @@ async def _log_progress(progress: CampaignProgress, cfg: Settings) -> None:
         progress.log_line()
 
 
-def _show_report(report: dict[str, Any], json_out: bool) -> None:
-    if json_out:
-        print_json(report)
+#: above this many contacts the per-contact table is printed line by line, not
+#: laid out as one table (which would hold every row in memory first)
+TABLE_LIMIT = 500
+_LINE = "{:<16} {:<14} {:<14} {:>8}  {:<22} {}"
+
+
+async def _show_report(store: Store, name: str, form: str) -> None:
+    """Print the report as it is read (issue 11): json or a table."""
+    out = sys.stdout
+    if form == "json":
+        async for chunk in report_json_chunks(store, name):
+            out.write(chunk)
+            out.flush()
         return
-    console.print(
-        Text.assemble(
-            (report["campaign"], "bold"),
-            f" ({report['purpose']}): {report['contacts']} contacts, "
-            f"{report['calls_placed']} calls placed",
+    campaign = await store.campaigns.get(name)
+    totals = ReportTotals()
+    rows = report_rows(store, campaign, totals)
+    version = await store.contacts.version(campaign.version_id)
+    columns = ("contact", "number", "outcome", "attempts", "gate", "detail")
+    if version.contacts <= TABLE_LIMIT:
+        lines = [[row[c] for c in columns] async for row in rows]
+        console.print(
+            Text.assemble(
+                (campaign.name, "bold"),
+                f" ({campaign.purpose.value}): {totals.contacts} contacts, "
+                f"{totals.calls_placed} calls placed",
+            )
         )
-    )
-    print_table(
-        "Outcome per contact",
-        ["contact", "number", "outcome", "attempts", "gate", "detail"],
-        [
-            (c["contact"], c["number"], c["outcome"], c["attempts"], c["gate"], c["detail"])
-            for c in report["per_contact"]
-        ],
-    )
-    print_table("Totals", ["outcome", "contacts"], sorted(report["outcomes"].items()))
-    if report["blocked_by_reason"]:
+        print_table("Outcome per contact", columns, lines)
+    else:
+        console.print(
+            Text.assemble(
+                (campaign.name, "bold"), f" ({campaign.purpose.value}): outcome per contact"
+            )
+        )
+        # line by line: a million-contact report starts at once, in bounded memory
+        out.write(_LINE.format(*columns) + "\n")
+        async for row in rows:
+            out.write(_LINE.format(*(_short(row[c]) for c in columns)) + "\n")
+        out.flush()
+        console.print(f"{totals.contacts} contacts, {totals.calls_placed} calls placed")
+    print_table("Totals", ["outcome", "contacts"], sorted(totals.outcomes.items()))
+    if totals.blocked_by_reason:
         print_table(
-            "Blocked by reason", ["reason", "attempts"], sorted(report["blocked_by_reason"].items())
+            "Blocked by reason", ["reason", "attempts"], sorted(totals.blocked_by_reason.items())
         )
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command()
 def report(
     name: str,
-    json_out: bool = typer.Option(False, "--json"),
-    csv_out: bool = typer.Option(False, "--csv", help="CSV for spreadsheets on stdout"),
+    json_out: bool = typer.Option(False, "--json", help="JSON for scripts (streamed)"),
+    csv_out: bool = typer.Option(False, "--csv", help="CSV for spreadsheets (streamed)"),
     reveal: bool = typer.Option(
         False, "--reveal", help="With --csv: plaintext numbers (audited with your name)"
     ),
@@ -229,27 +256,29 @@ def report(
 ) -> None:
     """Full report: outcome per contact (numbers masked), totals, blocked reasons.
 
+    Printed as it is read, so a million-contact report starts at once.
     Example: dialer campaign report snow-day --csv --out snow-day.csv
     """
     if reveal and not csv_out:
         fail("--reveal only applies to --csv", 2)
     if out is not None and not csv_out:
         fail("--out only applies to --csv", 2)
+    if json_out and csv_out:
+        fail("choose one of --json and --csv", 2)
 
     async def body() -> None:
         async with open_store(settings()) as store:
             if csv_out:
-                text = await campaign_report_csv(
-                    store, name, reveal_by=operator() if reveal else None
-                )
-                if out is not None:
-                    write_private(out, text)  # C18: an export is 0600 from its first byte
-                    console.print(f"wrote {out}")
-                else:
-                    sys.stdout.write(text)
+                reveal_by = operator() if reveal else None
+                if out is None:
+                    await write_report_csv(store, name, sys.stdout, reveal_by=reveal_by)
+                    return
+                # C18: an export is 0600 from its first byte
+                with open_private(out) as target:
+                    await write_report_csv(store, name, target, reveal_by=reveal_by)
+                console.print(f"wrote {out}")
                 return
-            data = await campaign_report(store, name)
-        _show_report(data, json_out)
+            await _show_report(store, name, "json" if json_out else "table")
 
     run_async(body)
 

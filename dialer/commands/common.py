@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -121,6 +121,17 @@ def write_private(path: Path, text: str) -> None:
     finally:
         if fd >= 0:
             os.close(fd)
+
+
+def open_private(path: Path) -> TextIO:
+    """A file for an export, readable by its owner only (C18: 0600 whatever the
+    umask), to write as the data is read (streamed reports, issue 11)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from exc
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")
 
 
 def masked(data: Any, keep: Collection[str] = ()) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dialer.audio import prompts
+from dialer.audio.templates import Template
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.personal import campaign_template, contact_hearing
 from dialer.commands.common import (
@@ -20,6 +21,10 @@ from dialer.commands.common import (
     settings,
 )
 from dialer.errors import InputError, NotFoundError
+from dialer.model.campaign import Campaign
+from dialer.model.contact import Contact
+from dialer.settings import Settings
+from dialer.store.store import Store
 from dialer.usecases.recordings import add_recording, recording_details, remove_recording
 
 app = typer.Typer(help="Recordings (any common audio format).", no_args_is_help=True)
@@ -169,18 +174,18 @@ def preview(
             raise InputError("give either --contact ID or --text ID (from campaign preflight)")
         async with open_store(cfg) as store:
             chosen = await store.campaigns.get(campaign)
-            people = await store.contacts.contacts(chosen.list_id)
             if text:
                 template = campaign_template(chosen.message)
                 if template is None:
                     raise InputError(
                         f"campaign {campaign!r} plays a recording, not a template: use --contact"
                     )
-                match = contact_hearing(template, people, text, cfg.audio.default_language)
+                # walks the pinned version page by page until a contact hears it
+                match = await _first_hearing(store, chosen, template, text, cfg)
                 if match is None:
                     raise NotFoundError(f"no contact of {campaign!r} hears text {text!r}")
             else:
-                match = next((c for c in people if c.external_id == contact), None)
+                match = await store.contacts.find(chosen.version_id, contact)
             if match is None:
                 raise NotFoundError(f"no contact {contact!r} in list {chosen.list_name!r}")
             seconds, fallbacks = await MessagePlanner(cfg, store).preview(
@@ -191,6 +196,19 @@ def preview(
             console.print(f"  language fallback: {line}")
 
     run_async(body)
+
+
+async def _first_hearing(
+    store: Store, campaign: Campaign, template: Template, text_id: str, cfg: Settings
+) -> Contact | None:
+    """The first contact of the campaign's pinned list who hears ``text_id``."""
+    after = -1
+    while page := await store.contacts.page(campaign.version_id, after):
+        found = contact_hearing(template, page, text_id, cfg.audio.default_language)
+        if found is not None:
+            return found
+        after = page[-1].id
+    return None
 
 
 @app.command("prompt")

@@ -63,7 +63,7 @@ from dialer.consent.model import (
     Reason,
 )
 from dialer.consent.rules import campaign_block, dnc_list_stale, effective_window
-from dialer.consent.windows import describe_outside, first_zone_outside, resolved_zones
+from dialer.consent.windows import callee_zones, describe_outside, first_zone_outside
 from dialer.errors import InputError
 
 _EMERGENCY = Purpose.EMERGENCY
@@ -149,8 +149,18 @@ def has_live_consent(facts: NumberFacts, purpose: Purpose) -> bool:
     return any(_needed_kind(c, purpose) and lifts_revocation(c, facts) for c in facts.consents)
 
 
-def decide(e164: str, facts: NumberFacts, rules: CampaignRules, now: dt.datetime) -> Decision:
-    """Allowed or blocked, with the reason code, for one attempt to ``e164`` at ``now``."""
+def decide(
+    e164: str,
+    facts: NumberFacts,
+    rules: CampaignRules,
+    now: dt.datetime,
+    zones: tuple[str, ...] = (),
+) -> Decision:
+    """Allowed or blocked, with the reason code, for one attempt to ``e164`` at ``now``.
+
+    ``zones``: the number's time zones as stored with the contact at import
+    (issue 11); without them they are resolved from the number here.
+    """
     if now.tzinfo is None:
         raise InputError("gate: 'now' must be an aware datetime (UTC)")
     purpose = rules.purpose
@@ -209,8 +219,8 @@ def decide(e164: str, facts: NumberFacts, rules: CampaignRules, now: dt.datetime
     # 10: calling window in the callee's local time (C12), non-emergency only
     if not emergency:
         start, end = effective_window(purpose, rules.window_start, rules.window_end)
-        zones = resolved_zones(e164, rules.fallback_timezone)
-        outside = first_zone_outside(zones, start, end, now)
+        places = callee_zones(e164, zones, rules.fallback_timezone)
+        outside = first_zone_outside(places, start, end, now)
         if outside is not None:
             return Decision(
                 False,

@@ -108,6 +108,15 @@ def resolved_zones(e164: str, fallback: str) -> Zones:
     return _resolve(_lookup_zones(e164), fallback)
 
 
+def callee_zones(e164: str, stored: tuple[str, ...], fallback: str) -> Zones:
+    """The zones the window must hold in, from the zone names stored with the
+    contact at import (issue 11: nothing is looked up per number at dial time),
+    or from the number itself for contacts stored without them."""
+    if stored:
+        return _resolve(stored, fallback)
+    return resolved_zones(e164, fallback)
+
+
 def warm_zone_cache(numbers: list[str], fallback: str) -> int:
     """Resolve the zones of ``numbers`` ahead of time (as many as the cache holds)."""
     chosen = numbers[:NUMBER_CACHE_SIZE]
@@ -168,7 +177,12 @@ def window_holds(
 
 
 def next_window_opening(
-    e164: str, start: dt.time, end: dt.time, now: dt.datetime, fallback: str
+    e164: str,
+    start: dt.time,
+    end: dt.time,
+    now: dt.datetime,
+    fallback: str,
+    stored: tuple[str, ...] = (),
 ) -> dt.datetime | None:
     """The earliest UTC instant >= ``now`` at which the window holds in all zones of ``e164``.
 
@@ -184,7 +198,7 @@ def next_window_opening(
     skipped hour opens at the transition itself, which the offset list covers.
     """
     now_utc = now.astimezone(_UTC)
-    zones = resolved_zones(e164, fallback)
+    zones = callee_zones(e164, stored, fallback)
     if first_zone_outside(zones, start, end, now_utc) is None:
         return now_utc
     limit = now_utc + SEARCH_HORIZON

@@ -56,6 +56,8 @@ class Campaign:
     authorized_by: str | None = None
     residential_exemption: bool = False
     override_by: str | None = None
+    #: the list version the campaign pinned when it was created (issue 11)
+    version_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class NewCampaign:
     category: EmergencyCategory | None
     authorized_by: str | None
     residential_exemption: bool = False
+    #: the list version to call (issue 11); 0: the list's published version now
+    version_id: int = 0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import datetime as dt
 import json
 from typing import Any
 
+import aiosqlite
+
 from dialer.consent.crypto import Sealer
 from dialer.consent.model import CampaignRules, Decision, EmergencyCategory, NumberFacts, Purpose
 from dialer.errors import InputError, NotFoundError
@@ -49,11 +51,14 @@ class CampaignStore:
             async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM campaigns") as cur:
                 found = await cur.fetchone()
             campaign_id = int(found[0]) if found else 1
+            # the campaign pins the list's contents as they are now (issue 11): a
+            # later import of the list makes a new version and leaves this one alone
+            version_id = spec.version_id or await _published_version(conn, spec.list_id)
             await conn.execute(
                 "INSERT INTO campaigns (id, name, purpose, list_id, message, caller_id_hash, "
                 "caller_id_sealed, category, authorized_by, window_start, window_end, "
-                "max_attempts, retry_delay, residential_exemption, created_at, created_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "max_attempts, retry_delay, residential_exemption, created_at, created_by, "
+                "version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     campaign_id,
                     spec.name,
@@ -76,6 +81,7 @@ class CampaignStore:
                     int(spec.residential_exemption),
                     ts(now),
                     operator,
+                    version_id,
                 ),
             )
             # C1: purpose, and for emergencies category and authorizer, are audited
@@ -135,7 +141,7 @@ class CampaignStore:
         row = await self.db.fetchone(
             "SELECT c.id, c.name, c.purpose, c.list_id, l.name, c.message, c.caller_id_sealed, "
             "c.window_start, c.window_end, c.max_attempts, c.retry_delay, c.category, "
-            "c.authorized_by, c.residential_exemption, o.operator "
+            "c.authorized_by, c.residential_exemption, o.operator, c.version_id "
             "FROM campaigns c JOIN contact_lists l ON l.id = c.list_id "
             "LEFT JOIN campaign_overrides o ON o.campaign_id = c.id WHERE c.name = ?",
             (name,),
@@ -161,6 +167,7 @@ class CampaignStore:
             authorized_by=row[12],
             residential_exemption=bool(row[13]),
             override_by=row[14],
+            version_id=int(row[15]),
         )
 
     async def names(self) -> list[tuple[str, str]]:
@@ -172,8 +179,9 @@ class CampaignStore:
         number: what the console's progress bars show when no engine runs it.
         A contact with no attempt yet counts as ``pending``; a call under way as
         ``in-progress``."""
+        # the pinned version's size is stored with it (issue 11: no count over the list)
         total_row = await self.db.fetchone(
-            "SELECT COUNT(*) FROM contacts WHERE list_id = ?", (campaign.list_id,)
+            "SELECT contacts FROM list_versions WHERE id = ?", (campaign.version_id,)
         )
         # SQLite: with MAX() the bare columns come from the row holding the maximum
         rows = await self.db.fetchall(
@@ -504,6 +512,18 @@ class CampaignStore:
         )
         return [_attempt(r) for r in rows]
 
+    async def attempts_of_contacts(
+        self, campaign_id: int, first_contact: int, last_contact: int
+    ) -> list[AttemptRow]:
+        """Attempts of the contacts with ids in ``[first, last]``, per contact in order
+        (one page of a streamed report; the ``(campaign_id, contact_id)`` index)."""
+        rows = await self.db.fetchall(
+            f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = ? "
+            "AND contact_id BETWEEN ? AND ? ORDER BY contact_id, decided_at, attempt_no",
+            (campaign_id, first_contact, last_contact),
+        )
+        return [_attempt(r) for r in rows]
+
     async def attempt(self, call_id: str) -> AttemptRow:
         row = await self.db.fetchone(
             f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE id = ?",
@@ -516,6 +536,17 @@ class CampaignStore:
 
 def _opt_ts(moment: dt.datetime | None) -> str | None:
     return ts(moment) if moment is not None else None
+
+
+async def _published_version(conn: aiosqlite.Connection, list_id: int) -> int:
+    async with conn.execute(
+        "SELECT version_id FROM contact_lists WHERE id = ? AND version_id IS NOT NULL",
+        (list_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFoundError(f"contact list {list_id} has no contents yet (still loading?)")
+    return int(row[0])
 
 
 def _attempt(r: Any) -> AttemptRow:

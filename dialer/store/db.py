@@ -25,6 +25,7 @@ import aiosqlite
 
 from dialer.errors import StoreError
 from dialer.store.migrations import LATEST_VERSION, MIGRATIONS
+from dialer.store.writegate import WriterGate
 
 #: a writer waits this long for another (a 1M-row consent import holds the lock
 #: for about 25 s; the hotline and keypad revocations must outlast it, C5)
@@ -69,6 +70,8 @@ class Database:
         self.conn = conn
         self.path = path
         self._write_lock = asyncio.Lock()
+        #: writers of every process queue here, not in SQLite's busy handler (issue 11)
+        self.gate = WriterGate(path)
         self._reader: sqlite3.Connection | None = None
         #: called with each write transaction's seconds (lock wait included):
         #: the service's store write latency histogram (dialer_store_write_seconds)
@@ -108,6 +111,7 @@ class Database:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self.gate.close()
         await self.conn.close()
 
     async def quick_read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
@@ -205,7 +209,11 @@ class Database:
                     f"process took longer than {wait_s:.1f} s"
                 ) from None
         try:
-            async with self._pragmas(durable, wait_s), self._begin_commit() as conn:
+            async with (
+                self._gated(wait_s),
+                self._pragmas(durable, wait_s),
+                self._begin_commit() as conn,
+            ):
                 yield conn
             if self.observe_write is not None:
                 self.observe_write(time.perf_counter() - started)
@@ -252,6 +260,18 @@ class Database:
         except sqlite3.Error as exc:
             await self._rollback()
             raise StoreError(f"cannot commit to {self.path}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _gated(self, wait_s: float | None) -> AsyncIterator[None]:
+        """Hold the writers' gate (see writegate.py) for one transaction."""
+        if wait_s is None:
+            await self.gate.acquire()
+        else:
+            await self.gate.acquire(max(wait_s, 0.001))
+        try:
+            yield
+        finally:
+            self.gate.release()
 
     async def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (e.g. disk full); then

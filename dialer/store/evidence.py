@@ -346,7 +346,9 @@ class EvidenceStore:
         keyed hash always names the same number.
         """
         rows = await self._by_hash(
-            "SELECT number_hash, number_sealed, id FROM contacts WHERE number_hash IN ({})", hashes
+            "SELECT n.number_hash, c.number_sealed, c.id FROM contact_numbers n "
+            "JOIN contacts c ON c.id = n.contact_id WHERE n.number_hash IN ({})",
+            hashes,
         )
         return {
             h: self.sealer.open_field(

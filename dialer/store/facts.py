@@ -54,6 +54,9 @@ def consent_gate_mac(
 _FACTS_SQL = (
     "SELECT 'c', number_hash, scope, obtained_at, written, recorded_at, id, gate_mac "
     "FROM consents WHERE number_hash {match} "
+    # a consent export being staged is not read until it is published whole (issue 11)
+    "AND (batch_id IS NULL OR batch_id NOT IN "
+    "(SELECT batch_id FROM consent_batches WHERE state != 'published')) "
     "UNION ALL SELECT 'r', number_hash, NULL, MAX(received_at), NULL, MAX(recorded_at), "
     "NULL, NULL FROM revocations WHERE number_hash {match} GROUP BY number_hash "
     "UNION ALL SELECT 'd', number_hash, NULL, NULL, NULL, NULL, NULL, NULL FROM dnc_company "

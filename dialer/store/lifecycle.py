@@ -190,21 +190,30 @@ class LifecycleStore:
                 self.clock(),
             )
 
-    async def contact_count(self, list_id: int) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM contacts WHERE list_id = ?", (list_id,))
+    async def contact_count(self, version_id: int) -> int:
+        """Contacts of a campaign's pinned list version (stored with it, issue 11)."""
+        row = await self.db.fetchone(
+            "SELECT contacts FROM list_versions WHERE id = ?", (version_id,)
+        )
         return int(row[0]) if row else 0
 
     async def outcome_counts(self, campaign_id: int) -> tuple[Counter[str], int]:
-        """Each contact's latest outcome so far (no number is decrypted), and calls placed."""
+        """Each contact's latest outcome so far (no number is decrypted), and calls placed.
+
+        Counted by SQLite over the ``attempts_by_campaign`` index, which holds every
+        column these read (issue 11: a million-call campaign's status in about a
+        second, nothing per contact in this process).
+        """
+        # with MAX() the bare column comes from the row holding the maximum
         rows = await self.db.fetchall(
-            "SELECT contact_id, outcome, allowed FROM attempts WHERE campaign_id = ? "
-            "ORDER BY decided_at, attempt_no",
+            "SELECT outcome, COUNT(*) FROM (SELECT contact_id, outcome, MAX(decided_at) "
+            "FROM attempts WHERE campaign_id = ? GROUP BY contact_id) GROUP BY outcome",
             (campaign_id,),
         )
-        latest: dict[int, str] = {}
-        placed = 0
-        for contact_id, outcome, allowed in rows:
-            latest[int(contact_id)] = str(outcome) if outcome else "in-progress"
-            if allowed and outcome != Outcome.NOT_PLACED.value:
-                placed += 1
-        return Counter(latest.values()), placed
+        placed = await self.db.fetchone(
+            "SELECT COUNT(*) FROM attempts WHERE campaign_id = ? AND allowed = 1 "
+            "AND (outcome IS NULL OR outcome != ?)",
+            (campaign_id, Outcome.NOT_PLACED.value),
+        )
+        counts: Counter[str] = Counter({str(r[0] or "in-progress"): int(r[1]) for r in rows})
+        return counts, int(placed[0]) if placed else 0

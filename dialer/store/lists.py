@@ -103,7 +103,9 @@ class ListStore:
                 on_conflict_ignore=True,
             )
             await conn.execute(
-                "UPDATE contacts SET needs_review = 1 WHERE number_hash = ?", (number_hash,)
+                "UPDATE contacts SET needs_review = 1 WHERE id IN "
+                "(SELECT contact_id FROM contact_numbers WHERE number_hash = ?)",
+                (number_hash,),
             )
             await audit.append(
                 conn,
@@ -126,7 +128,9 @@ class ListStore:
                 (number_hash,),
             )
             await conn.execute(
-                "UPDATE contacts SET needs_review = 0 WHERE number_hash = ?", (number_hash,)
+                "UPDATE contacts SET needs_review = 0 WHERE id IN "
+                "(SELECT contact_id FROM contact_numbers WHERE number_hash = ?)",
+                (number_hash,),
             )
             await audit.append(
                 conn,
@@ -150,10 +154,14 @@ class ListStore:
                 )
                 counts[table] = len(gone)
                 removed += gone
+            # contacts are found through their number index (store/contacts.py)
             cursor = await conn.execute(
-                "DELETE FROM contacts WHERE number_hash = ?", (number_hash,)
+                "DELETE FROM contacts WHERE id IN "
+                "(SELECT contact_id FROM contact_numbers WHERE number_hash = ?)",
+                (number_hash,),
             )
             counts["contacts"] = cursor.rowcount
+            await conn.execute("DELETE FROM contact_numbers WHERE number_hash = ?", (number_hash,))
             counts = {k: counts[k] for k in ("consents", "revocations", "contacts", "dnc_company")}
             added = await rows.insert(
                 conn,

@@ -374,6 +374,113 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE campaigns ADD COLUMN retry_interrupted INTEGER NOT NULL DEFAULT 1;
         """,
     ),
+    (
+        12,
+        """
+        -- issue 11: a list's contents are immutable versions. An import writes its
+        -- version in small committed chunks while it is 'loading' (invisible), then
+        -- publishes it in one short transaction; a campaign pins the version it calls.
+        CREATE TABLE list_versions (
+            id INTEGER PRIMARY KEY,
+            list_id INTEGER NOT NULL REFERENCES contact_lists (id),
+            state TEXT NOT NULL,
+            source_name TEXT NOT NULL,
+            contacts INTEGER NOT NULL DEFAULT 0,
+            languages TEXT NOT NULL DEFAULT '{}',
+            samples TEXT NOT NULL DEFAULT '{}',
+            loader_pid INTEGER,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            published_at TEXT,
+            fingerprint TEXT
+        );
+        CREATE INDEX list_versions_by_list ON list_versions (list_id, state);
+        ALTER TABLE contact_lists ADD COLUMN version_id INTEGER REFERENCES list_versions (id);
+        ALTER TABLE campaigns ADD COLUMN version_id INTEGER REFERENCES list_versions (id);
+        INSERT INTO list_versions (id, list_id, state, source_name, contacts, created_at,
+            created_by, published_at)
+            SELECT l.id, l.id, 'published', 'before list versions',
+                (SELECT COUNT(*) FROM contacts c WHERE c.list_id = l.id),
+                l.created_at, 'migration', l.created_at
+            FROM contact_lists l;
+        UPDATE contact_lists SET version_id = id;
+        UPDATE campaigns SET version_id = list_id;
+
+        -- contacts: id = (version << 32) + row number for imported rows, so file
+        -- order is dialling order and the id is known before the row is written;
+        -- zones: phonenumbers' time zones of the number, resolved once at import
+        -- (C12; '' on rows loaded before this migration: resolved when dialled).
+        -- No index on number_hash here: kept in file order it would be updated at
+        -- random on every chunk; contact_numbers is filled in hash order instead.
+        -- A row is one way to reach a person about a student (issue 12): external_id
+        -- is the student (or the contact of a plain list), guardian_id who answers
+        -- (SIS id, '' for plain lists), phone_kind the SIS label (home, mobile,
+        -- work), phone_rank that guardian's order of phones (1 = primary), purposes
+        -- the purposes the number may be called for ('' = all, e.g. 'emergency').
+        CREATE TABLE contacts_v2 (
+            id INTEGER PRIMARY KEY,
+            version_id INTEGER NOT NULL REFERENCES list_versions (id),
+            external_id TEXT NOT NULL,
+            number_hash TEXT NOT NULL,
+            number_sealed BLOB NOT NULL,
+            zones TEXT NOT NULL,
+            language TEXT NOT NULL,
+            fields_sealed BLOB,
+            needs_review INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            guardian_id TEXT NOT NULL DEFAULT '',
+            phone_kind TEXT NOT NULL DEFAULT '',
+            phone_rank INTEGER NOT NULL DEFAULT 1,
+            purposes TEXT NOT NULL DEFAULT ''
+        );
+        INSERT INTO contacts_v2 (id, version_id, external_id, number_hash, number_sealed,
+            zones, language, fields_sealed, needs_review, created_at)
+            SELECT id, list_id, external_id, number_hash, number_sealed, '', language,
+                fields_sealed, needs_review, created_at
+            FROM contacts;
+        DROP TABLE contacts;
+        ALTER TABLE contacts_v2 RENAME TO contacts;
+        CREATE INDEX contacts_by_version ON contacts (version_id, id);
+        -- which contacts have a number (C16 review, C17 erasure, C20 look-ups)
+        CREATE TABLE contact_numbers (
+            number_hash TEXT NOT NULL,
+            contact_id INTEGER NOT NULL,
+            PRIMARY KEY (number_hash, contact_id)
+        ) WITHOUT ROWID;
+        INSERT INTO contact_numbers (number_hash, contact_id)
+            SELECT number_hash, id FROM contacts;
+
+        -- issue 11: a consent export is staged in short chunks under its batch id
+        -- while 'loading' (the gate does not see those rows), then published in
+        -- one short transaction: all rows or none (C3) without a long write lock
+        CREATE TABLE consent_batches (
+            batch_id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            source_name TEXT NOT NULL,
+            rows INTEGER NOT NULL DEFAULT 0,
+            loader_pid INTEGER,
+            started_at TEXT NOT NULL,
+            published_at TEXT,
+            recorded_by TEXT NOT NULL
+        ) WITHOUT ROWID;
+        -- issue 12: column mappings staff save for their SIS's flat export
+        CREATE TABLE sis_mappings (
+            name TEXT PRIMARY KEY,
+            mapping TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL
+        ) WITHOUT ROWID;
+        -- status, progress and reports of a campaign read each contact's latest
+        -- attempt from this index alone (issue 11: no scan of a million attempts)
+        DROP INDEX attempts_by_campaign;
+        CREATE INDEX attempts_by_campaign ON attempts (campaign_id, contact_id, decided_at,
+            outcome, allowed);
+        -- the gate's consent look-up stays index-only with the batch it needs
+        DROP INDEX consents_gate;
+        CREATE INDEX consents_gate ON consents (number_hash, obtained_at, scope, written,
+            recorded_at, id, gate_mac, batch_id);
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

@@ -39,12 +39,27 @@ class SafeguardStore:
     # -- list fingerprints --------------------------------------------------------
 
     async def list_fingerprint(self, list_id: int) -> ListFingerprint:
-        """The list's fingerprint now (fields decrypted, so a re-import of the same
-        data gives the same fingerprint although the ciphertext differs)."""
+        """The fingerprint of the list's published contents now (issue 11: stored
+        with each version at import; a version loaded before that is read once).
+
+        Worked out from the contents, not the ciphertext, so a re-import of the
+        same data gives the same fingerprint."""
+        row = await self.db.fetchone(
+            "SELECT v.id, v.fingerprint, v.contacts FROM contact_lists l "
+            "JOIN list_versions v ON v.id = l.version_id WHERE l.id = ?",
+            (list_id,),
+        )
+        if row is None:
+            return ListFingerprint(self.sealer.index(""), 0)
+        if row[1] is None:
+            return await self._fingerprint_by_reading(int(row[0]))
+        return ListFingerprint(self.sealer.index(str(row[1])), int(row[2]))
+
+    async def _fingerprint_by_reading(self, version_id: int) -> ListFingerprint:
         rows = await self.db.fetchall(
             "SELECT id, external_id, number_hash, language, fields_sealed FROM contacts "
-            "WHERE list_id = ?",
-            (list_id,),
+            "WHERE version_id = ?",
+            (version_id,),
         )
         return self.fingerprint_of(
             (
@@ -93,7 +108,8 @@ class SafeguardStore:
 
     async def stored_numbers(self) -> int:
         """Distinct numbers over every contact list (the preflight's 90% warning)."""
-        row = await self.db.fetchone("SELECT COUNT(DISTINCT number_hash) FROM contacts")
+        # the number index is in number order: counted without sorting (issue 11)
+        row = await self.db.fetchone("SELECT COUNT(DISTINCT number_hash) FROM contact_numbers")
         return int(row[0]) if row else 0
 
     # -- approvals ----------------------------------------------------------------

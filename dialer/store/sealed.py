@@ -67,6 +67,8 @@ for _table, _column in (
     ("suppressions", "number_hash"),
     ("caller_ids", "number_hash"),
     ("contacts", "number_hash"),
+    # which contacts have a number, in number order (issue 11)
+    ("contact_numbers", "number_hash"),
     ("campaigns", "caller_id_hash"),
     ("attempts", "number_hash"),
     # ``Sealer.index`` of a contact list's digest (preflight): re-indexed like a number

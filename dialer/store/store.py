@@ -33,6 +33,7 @@ from dialer.store.evidence import EvidenceStore
 from dialer.store.history import HistoryStore
 from dialer.store.journal import RevocationJournal, journal_path
 from dialer.store.lifecycle import LifecycleStore
+from dialer.store.mappings import MappingStore
 from dialer.store.migrations import LATEST_VERSION, SEALED_ROWS_VERSION
 from dialer.store.recordings import RecordingStore
 from dialer.store.revocation import REVOCATION_BUDGET_S, replay_journal, revoke_durably
@@ -64,6 +65,7 @@ class Store:
         self.journal = RevocationJournal(journal_path(db.path), sealer)
         self.consent = ConsentStore(db, sealer, clock, self._pending_revocations)
         self.contacts = ContactStore(db, sealer, clock)
+        self.mappings = MappingStore(db, sealer, clock)
         self.campaigns = CampaignStore(db, sealer, clock)
         self.recordings = RecordingStore(db, sealer, clock)
         self.users = UserStore(db, sealer, clock)

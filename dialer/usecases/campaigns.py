@@ -10,6 +10,7 @@ from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.consent.rules import default_window, effective_window, validate_campaign
 from dialer.errors import DialerError, InputError
 from dialer.model.campaign import Campaign, MessageSpec, NewCampaign
+from dialer.model.contact import ListVersion
 from dialer.numbers import normalise
 from dialer.settings import Settings
 from dialer.store.store import Store
@@ -108,9 +109,9 @@ async def create_campaign(
         )
     except DialerError as exc:
         problems.add(exc, _rule_field(exc))
-    list_id = 0
+    version: ListVersion | None = None
     try:
-        list_id = await store.contacts.list_id(request.list_name)
+        version = await store.contacts.published(request.list_name)
     except DialerError as exc:
         problems.add(exc, "list")
     attempts = request.max_attempts or settings.engine.max_attempts
@@ -129,10 +130,12 @@ async def create_campaign(
     problems.raise_first()
     spec = await planner.pin(spec)
     # C8-C11: the message is composed and measured before the campaign exists,
-    # and the campaign keeps playing exactly these versions
+    # and the campaign keeps playing exactly these versions; measured on the first
+    # contact of each language (issue 11: never the whole list in memory)
+    assert version is not None  # problems.raise_first() refused a missing list
     try:
         await planner.validate(
-            request.name, spec, await store.contacts.contacts(list_id), own_line=caller
+            request.name, spec, await store.contacts.samples(version), own_line=caller
         )
     except DialerError as exc:
         problems.add(exc, _message_field(exc, request))
@@ -146,7 +149,8 @@ async def create_campaign(
         NewCampaign(
             name=request.name,
             purpose=request.purpose,
-            list_id=list_id,
+            list_id=version.list_id,
+            version_id=version.id,
             message=spec,
             caller_id=caller,
             window_start=window_start,
@@ -165,7 +169,7 @@ async def create_campaign(
     )
     # the preflight warns when the list changes after this moment (issue 14)
     await store.safeguards.record_fingerprint(
-        campaign_id, await store.safeguards.list_fingerprint(list_id)
+        campaign_id, await store.safeguards.list_fingerprint(version.list_id)
     )
     return await store.campaigns.get(request.name)
 

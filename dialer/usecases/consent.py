@@ -4,14 +4,13 @@ revocation function (``ConsentStore.revoke``)."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dialer.consent.model import RevocationChannel
-from dialer.csvfiles import read_consents
 from dialer.errors import CsvError, DialerError
+from dialer.imports.consents import stream_consents
 from dialer.model.consents import DurableRevocation
 from dialer.numbers import normalise
 from dialer.settings import Settings
@@ -65,25 +64,15 @@ async def import_consents(
     shown_name: str = "",
     no_contact: bool = False,
 ) -> int:
-    """A consent export in one transaction: any bad row and nothing is written (C3).
+    """A consent export: any bad row and nothing is written (C3). Streamed, staged in
+    short transactions and published at once (``dialer.imports.consents``, issue 11).
     ``no_contact``: rows that name no contact are accepted, and reported as such."""
-    shown = shown_name or str(file)
     try:
-        parsed = read_consents(
-            file, settings.organisation.default_region, store.clock(), no_contact=no_contact
+        return await stream_consents(
+            settings, store, file, operator, shown_name=shown_name, no_contact=no_contact
         )
     except CsvError as exc:
         if shown_name:
             raise CsvError(str(exc).replace(str(file), shown_name), field="file") from None
+        exc.field = exc.field or "file"
         raise
-    if parsed.errors:
-        lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:SHOWN_ROW_ERRORS])
-        more = len(parsed.errors) - SHOWN_ROW_ERRORS
-        raise CsvError(
-            f"{shown}: {len(parsed.errors)} bad row(s), nothing imported:\n{lines}"
-            + (f"\n  ... and {more} more" if more > 0 else ""),
-            field="file",
-        )
-    return await store.consent.import_batch(
-        parsed.records, operator, batch_id=f"{Path(shown).name}:{uuid.uuid4().hex[:8]}"
-    )

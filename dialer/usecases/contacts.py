@@ -1,27 +1,20 @@
-"""Loading a contact list from a student-information-system export."""
+"""Loading a contact list from a student-information-system export.
+
+The file is streamed into a new version of the list (``dialer.imports.contacts``,
+issue 11): memory stays flat whatever its size, and nothing is visible until
+the whole file went through.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
-from dialer.csvfiles import RowError, read_contacts
 from dialer.errors import CsvError, InputError
+from dialer.imports.contacts import ContactImport, stream_contacts
 from dialer.settings import Settings
 from dialer.store.store import Store
 
-#: how many refused rows a refusal message lists (the rest are counted)
-SHOWN_ROW_ERRORS = 20
-
-
-@dataclass(frozen=True)
-class ContactImport:
-    list_name: str
-    imported: int
-    rejected: list[RowError]
-    #: contacts per language (en, es ...), of the rows loaded
-    languages: dict[str, int]
+__all__ = ["ContactImport", "import_contacts"]
 
 
 async def import_contacts(
@@ -34,32 +27,36 @@ async def import_contacts(
     replace: bool = False,
     strict: bool = False,
     shown_name: str = "",
+    mapping: str = "",
+    dry_run: bool = False,
 ) -> ContactImport:
-    """Load ``file`` into the list ``list_name`` in one transaction.
+    """Load ``file`` into the list ``list_name``: all its valid rows, or nothing.
 
-    Invalid rows are skipped and returned with their row number and reason; with
-    ``strict`` any invalid row refuses the whole file. ``shown_name``: how errors
-    name the file (an upload's original name); default its path.
+    Invalid rows are skipped and returned with their row number and reason (the
+    first 1,000; ``rejected_count`` counts all); with ``strict`` any invalid row
+    refuses the whole file. ``shown_name``: how errors name the file (an
+    upload's original name); default its path. ``mapping``: the name of a saved
+    column mapping for a flat SIS export (issue 12). ``dry_run``: only work out
+    what the import would change in the list (added, changed, removed).
     """
     if not list_name.strip():
         raise InputError("the contact list needs a name", field="list")
+    columns = await store.mappings.get(mapping) if mapping else None
     try:
-        parsed = read_contacts(
-            file, settings.organisation.default_region, settings.audio.default_language
+        return await stream_contacts(
+            settings,
+            store,
+            file,
+            list_name,
+            operator,
+            replace=replace,
+            strict=strict,
+            shown_name=shown_name,
+            mapping=columns,
+            dry_run=dry_run,
         )
     except CsvError as exc:
         raise _renamed(exc, file, shown_name) from None
-    shown = shown_name or str(file)
-    if strict and parsed.errors:
-        lines = "\n".join(f"  row {e.row}: {e.reason}" for e in parsed.errors[:SHOWN_ROW_ERRORS])
-        raise CsvError(
-            f"{shown}: {len(parsed.errors)} invalid row(s), nothing loaded:\n{lines}", field="file"
-        )
-    if not parsed.records:
-        raise CsvError(f"{shown}: no valid rows; nothing loaded", field="file")
-    await store.contacts.import_list(list_name, parsed.records, replace=replace, operator=operator)
-    languages = Counter(c.language for c in parsed.records)
-    return ContactImport(list_name, len(parsed.records), parsed.errors, dict(languages))
 
 
 def _renamed(exc: CsvError, file: Path, shown_name: str) -> CsvError:

@@ -135,8 +135,7 @@ async def preview(request: Request, session: Session) -> Response:
     ctx = context(request)
     campaign = await ctx.store.campaigns.get(request.query_params.get("campaign", ""))
     wanted = request.query_params.get("contact", "").strip()
-    people = await ctx.store.contacts.contacts(campaign.list_id)
-    match = next((c for c in people if c.external_id == wanted), None)
+    match = await ctx.store.contacts.find(campaign.version_id, wanted)
     if match is None:
         raise NotFoundError(f"no contact {wanted!r} in list {campaign.list_name!r}")
     folder = Path(tempfile.mkdtemp(prefix="dialer-preview-"))

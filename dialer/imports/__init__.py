@@ -1,0 +1,1 @@
+"""Streamed imports of the files staff bring: contact lists, consent exports."""
