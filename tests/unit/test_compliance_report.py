@@ -585,17 +585,27 @@ async def test_c12_detects_a_call_outside_the_window_after_the_list_was_replaced
 async def test_c20_a_call_that_cannot_be_checked_is_a_finding_not_a_pass(world: World) -> None:
     """A caller that passes no facts still gets the zones and the national DNC
     answer kept by the store; an attempt from before facts were kept (an older
-    dialer) whose number is in no contact list any more cannot be re-checked."""
+    dialer) whose number is in no contact list any more cannot be re-checked.
+    (A list a campaign pins keeps its contents, issue 11: the number was in a
+    list nobody pinned, loaded again since.)"""
     await clean_history(world)
     world.clock.at(dt.timedelta(hours=6))
     camp = world.campaigns["school-news"]
-    decision = decide(F, await world.store.consent.facts_for(F), await world.rules(camp), T0)
+    gone = "+12125550108"
+    await world.store.consent.add_consent(
+        consent(gone, Purpose.SCHOOL, T0 - dt.timedelta(days=2)), "admin"
+    )
+    await world.store.contacts.import_list(
+        "old-list", [NewContact("y", gone, "en", {})], replace=False, operator="admin"
+    )
+    (old,) = await world.store.contacts.contacts(await world.store.contacts.list_id("old-list"))
+    decision = decide(gone, await world.store.consent.facts_for(gone), await world.rules(camp), T0)
     for call_id in ("no-facts-passed", "old-dialer"):
         await world.store.campaigns.record_decision(
             call_id=call_id,
             campaign=camp,
-            contact_id=world.contacts[F].id,
-            number=F,
+            contact_id=old.id,
+            number=gone,
             attempt_no=1,
             decision=decision,
             with_consent=True,
@@ -606,7 +616,7 @@ async def test_c20_a_call_that_cannot_be_checked_is_a_finding_not_a_pass(world: 
             "UPDATE attempts SET gate_facts = NULL, gate_mac = NULL WHERE id = 'old-dialer'"
         )
     await world.store.contacts.import_list(
-        "parents", [NewContact("x", D, "en", {})], replace=True, operator="admin"
+        "old-list", [NewContact("x", D, "en", {})], replace=True, operator="admin"
     )
     data = await audit_report(world.store, T0, None)
     assert data["calls_outside_window"]["unverifiable_call_ids"] == ["old-dialer"]

@@ -168,7 +168,11 @@ async def test_key_rotation_is_one_transaction(tmp_path: Path) -> None:
         # a contact's sealed value the key cannot open (contacts carry no MAC): the
         # rotation fails after it has re-sealed and re-indexed other rows
         with closing(raw(db)) as conn:
-            conn.execute("UPDATE contacts SET fields_sealed = x'00112233' WHERE id = 2")
+            # the second contact (ids are (version << 32) + row, issue 11)
+            conn.execute(
+                "UPDATE contacts SET fields_sealed = x'00112233' WHERE id = "
+                "(SELECT id FROM contacts ORDER BY id LIMIT 1 OFFSET 1)"
+            )
         with pytest.raises(StoreError, match=r"cannot decrypt contacts\.fields_sealed"):
             await store.rotate_key(key, "admin")
         assert await store.key_fingerprint() == Sealer(read_key_file(key).keys()).fingerprint(
