@@ -397,9 +397,11 @@ class ConsentStore(ListStore):
             "SELECT r.id, r.received_at, COALESCE(r.attestation, ''), "
             "COALESCE(r.source_ref, ''), c.id, c.number_sealed, c.external_id, l.name "
             "FROM revocations r "
+            # the newest contact with the number (its number index, issue 11)
             "LEFT JOIN contacts c ON c.id = "
-            "(SELECT MIN(id) FROM contacts WHERE number_hash = r.number_hash) "
-            "LEFT JOIN contact_lists l ON l.id = c.list_id "
+            "(SELECT MAX(contact_id) FROM contact_numbers WHERE number_hash = r.number_hash) "
+            "LEFT JOIN list_versions v ON v.id = c.version_id "
+            "LEFT JOIN contact_lists l ON l.id = v.list_id "
             "WHERE r.channel = ? AND (r.attestation IS NULL OR r.attestation != ?) "
             "AND r.received_at >= ? ORDER BY r.received_at",
             (RevocationChannel.HOTLINE.value, ATTESTED, ts(since)),
