@@ -8,6 +8,7 @@ match, and changes nothing (checked in the SQLite file).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -155,19 +156,34 @@ def test_roles_viewer_sees_but_cannot_act_staff_cannot_manage_users(server: WebS
     assert counts(_db(server))["revocations"] == 0
 
 
-def test_oversized_upload_is_refused_413_and_nothing_is_saved(server: WebServer) -> None:
+@pytest.mark.parametrize(
+    ("page", "action", "table"),
+    [
+        ("/recordings", "/recordings", "recordings"),
+        ("/lists", "/lists", "contacts"),
+        ("/consent", "/consent/import", "consents"),
+    ],
+)
+def test_oversized_upload_is_refused_413_at_its_form_and_nothing_is_saved(
+    server: WebServer, page: str, action: str, table: str
+) -> None:
     client = server.login("ruiz")
-    tokens = form_tokens(client.get("/recordings").text)
+    tokens = form_tokens(client.get(page).text)
     big = b"RIFF" + b"\0" * (3 * 2**20)
     reply = client.post(
-        "/recordings",
-        data={"name": "big", "language": "en", **tokens},
-        files={"file": ("big.wav", big, "audio/wav")},
+        action,
+        data={"name": "big", "list": "big", "language": "en", **tokens},
+        files={"file": ("big.csv", big, "text/csv")},
     )
     assert reply.status_code == 413
-    assert "larger than the 1 MB limit" in reply.text
+    # the upload form again, the refusal next to its file field, the limit named
+    assert f'action="{action}"' in reply.text and "Not done" not in reply.text
+    error = re.search(r'id="file-error"[^>]*>([^<]*)<', reply.text)
+    assert error and "larger than the 1 MB limit (web.max_upload_mb)" in error.group(1)
     with closing(raw(_db(server))) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM recordings").fetchone()[0] == 0
+        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0
+    # a fresh form id and token: the fixed upload can be sent from this page
+    assert form_tokens(reply.text)["form_id"] != tokens["form_id"]
 
 
 def test_corrupt_audio_is_refused_with_the_reason_next_to_the_file(server: WebServer) -> None:

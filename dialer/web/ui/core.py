@@ -28,7 +28,7 @@ from dialer.masking import mask_text
 from dialer.model.user import Session
 from dialer.ratelimit import Limiter
 from dialer.web.context import WebContext, context
-from dialer.web.ui.forms import Form, read_form
+from dialer.web.ui.forms import Form, UploadTooLarge, read_form
 from dialer.web.ui.security import (
     AlreadySubmitted,
     Guard,
@@ -240,6 +240,18 @@ def action(
                     if location and form_id:
                         await ui.ctx.store.users.form_result(form_id, location)
                     return response
+            except UploadTooLarge as exc:
+                # refused while the body arrived: no field was read, nothing was done.
+                # Show it at the upload form, next to the file field (still 413)
+                if on_error is None:
+                    return error_page(request, session, exc)
+                try:
+                    require(session, permission)
+                except DialerError as refused:
+                    return error_page(request, session, refused)
+                failed = await on_error(request, session, Form({}, {}, {}), exc)
+                failed.status_code = status_for(exc)
+                return failed
             except DialerError as exc:
                 return error_page(request, session, exc)
 
