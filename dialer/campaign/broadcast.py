@@ -62,7 +62,7 @@ def broadcast_route(registry: CallRegistry) -> Callable[[AgiSession], Awaitable[
     async def handle(session: AgiSession) -> None:
         call_id = session.env.args[0] if session.env.args else ""
         call = registry.get(call_id)
-        if call is None or not call.attach_session(session.env.uniqueid):
+        if call is None or not await call.attach_session(session.env.uniqueid, session.env.channel):
             log.warning("agi session for no call of ours; hanging up", call_id=call_id[:40])
             await session.hangup()
             return

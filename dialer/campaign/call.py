@@ -60,6 +60,9 @@ from dialer.telephony.outcomes import parse_cause
 
 log = structlog.get_logger("dialer.call")
 
+#: how long a FastAGI session waits for AMI to name the call's channel (it
+#: normally has, since the channel was created: see Call._channel_is)
+CHANNEL_WAIT_S = 2.0
 #: pause before the n-th try of a failed store write: 0.1, 0.2, 0.4 ... 5 s
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 5.0
@@ -144,21 +147,52 @@ class Call:
 
     # -- the AGI side (broadcast.py) ------------------------------------------
 
-    def attach_session(self, uniqueid: str) -> bool:
+    async def attach_session(self, uniqueid: str, channel: str) -> bool:
         """The first FastAGI session of the call's own channel is ours; any other is refused.
 
         The answered half of the call (``;1``) carries the ChannelId we assigned
-        as its uniqueid (telephony/ami.py); a session claiming our call id from
-        another channel, or a second one, never reaches the machine.
+        as its uniqueid (telephony/ami.py), and its name is what AMI reported
+        for it (Newchannel). Anyone who can reach the FastAGI port can write a
+        header with a call id from a log line and that uniqueid; the channel's
+        name (``PJSIP/trunk-0000a3f1``) only Asterisk and AMI know. A session
+        claiming our call id from another channel, or a second one, never
+        reaches the machine (issue 8 item 1: a forged "9" records nothing).
         """
         if uniqueid != self.call_id:
             self._log.warning("call.agi_session_refused", why="not the call's channel")
+            return False
+        if not await self._channel_is(channel):
+            self._log.warning(
+                "call.agi_session_refused", why="not the channel AMI reported for the call"
+            )
             return False
         if self.session_attached or self.flow.state in (State.RECORDING, State.DONE):
             self._log.warning("call.agi_session_refused", why="the call has its session")
             return False
         self.session_attached = True
         return True
+
+    async def _channel_is(self, channel: str) -> bool:
+        """Whether ``channel`` is the call's channel as AMI reported it.
+
+        AMI names it when the channel is created, long before the answer; the
+        wait only covers a manager.conf without the Newchannel event filter,
+        where the OriginateResponse (sent at the answer) names it instead.
+        """
+        events = self.ami.calls.get(self.call_id)
+        if events is None:
+            return False
+        if events.channel is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(events.channel_known.wait(), CHANNEL_WAIT_S)
+        if events.channel is None:
+            self._log.error(
+                "call.channel_unknown",
+                hint="AMI never named the call's channel: add 'eventfilter = Event: "
+                "Newchannel' to the dialer user in manager.conf",
+            )
+            return False
+        return channel == events.channel
 
     def agi_reported(self, event: Event) -> None:
         """What the session's last command found (it is idle again)."""

@@ -127,6 +127,17 @@ class CallEvents:
         #: called with (event name, message) after each event was taken in: the
         #: call's shell turns them into state machine events (campaign/call.py)
         self.listener: Callable[[str, Mapping[str, Any]], None] | None = None
+        #: the ";1" channel's name as Asterisk reported it (Newchannel, else the
+        #: OriginateResponse): a FastAGI session must come from this very channel
+        #: (issue 8 item 1); ``channel_known`` is set once it is
+        self.channel: str | None = None
+        self.channel_known = asyncio.Event()
+
+    def learn_channel(self, name: str) -> None:
+        """The ";1" channel's name, from the first AMI message that says it."""
+        if name and self.channel is None:
+            self.channel = name
+            self.channel_known.set()
 
     @property
     def leg2_id(self) -> str:
@@ -183,6 +194,9 @@ class CallEvents:
             )
             if uniqueid == self.call_id:
                 self.finished.set()
+        elif name == "Newchannel":
+            if uniqueid == self.call_id:
+                self.learn_channel(_header(msg, "Channel"))
         elif name == "DTMFEnd":
             if uniqueid == self.call_id and _header(msg, "Direction") == "Received":
                 self.digits += _header(msg, "Digit")
@@ -380,7 +394,7 @@ class AmiClient:
             loop=loop,
             log=_panoramisk_log,
         )
-        for pattern in ("Hangup", "DTMFEnd", "UserEvent"):
+        for pattern in ("Hangup", "DTMFEnd", "UserEvent", "Newchannel"):
             manager.register_event(pattern, self._on_event)
         self._manager = manager
         try:
@@ -620,6 +634,8 @@ class AmiClient:
             raw=MappingProxyType(raw),
         )
         events.originate = result
+        if result.uniqueid == call_id:  # a manager.conf without the Newchannel filter
+            events.learn_channel(_header(final, "Channel"))
         return result
 
     async def hangup_call(self, call_id: str, cause: int = 16) -> bool:

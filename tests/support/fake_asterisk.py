@@ -5,8 +5,8 @@ root-free tests put this peer where Asterisk would be. It speaks the same
 bytes on the same sockets as Asterisk 22 does for the dialer's dialplan
 (asterisk_conf/extensions.conf): the AMI banner, Login, Ping, an ``Async``
 Originate answered by ``Response: Success`` then an ``OriginateResponse``
-carrying the ActionID, ``DTMFEnd`` / ``Hangup`` events with the ChannelId as
-``Uniqueid``, the ``DialerDial`` UserEvent, and for an answered call a FastAGI
+carrying the ActionID, ``Newchannel`` / ``DTMFEnd`` / ``Hangup`` events with the
+ChannelId as ``Uniqueid``, the ``DialerDial`` UserEvent, and for an answered call a FastAGI
 connection (``agi_*`` environment, ``200 result=...`` replies, the
 unsolicited ``HANGUP`` line). The real-Asterisk tests (tests/integration)
 stay; this one lets the runner and the route be driven through orders of
@@ -156,7 +156,14 @@ class _Call:
         self.agi: _AgiLeg | None = None
         self.tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def channel(self) -> str:
+        """The name Asterisk gives the call's channel (and AMI reports)."""
+        return f"Local/dial@dialer-outbound-{self.call_id[:8]};1"
+
     async def run(self) -> None:
+        # Asterisk names the channel to AMI as soon as it exists (before it rings)
+        self.fake.event("Newchannel", Channel=self.channel, Uniqueid=self.call_id)
         await asyncio.sleep(self.phone.ring)
         if self.over:
             return
@@ -186,6 +193,7 @@ class _Call:
             Response="Success",
             Reason="4",
             Uniqueid=self.call_id,
+            Channel=self.channel,
         )
         answered_at = time.monotonic()
         for key in self.phone.keys:
@@ -207,7 +215,7 @@ class _Call:
             "agi_network: yes",
             "agi_network_script: broadcast",
             f"agi_request: {self.agi_url}/broadcast",
-            f"agi_channel: Local/dial@dialer-outbound-{self.call_id[:8]};1",
+            f"agi_channel: {self.channel}",
             "agi_language: en",
             f"agi_uniqueid: {self.call_id}",
             f"agi_arg_1: {self.call_id}",
