@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.integration
 
 def with_ami(ws: Workspace, port: int, ca_file: Path | str, *, tls: bool = True) -> None:
     """Point the workspace's [asterisk] section at ``port``, over TLS with ``ca_file``."""
-    text = ws.config.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^ami_port = .*\n", "", ws.config.read_text(encoding="utf-8"))
     lines = f"ami_port = {port}\nami_tls = {'true' if tls else 'false'}\n"
     lines += f'ami_tls_ca_file = "{ca_file}"\n'
     ws.config.write_text(text.replace("[asterisk]\n", "[asterisk]\n" + lines, 1), encoding="utf-8")

@@ -124,19 +124,17 @@ def test_c10_press_9_while_the_store_fails_keeps_the_opt_out(
         assert entry.channel == "keypad" and entry.recorded_by == "keypad"
         with closing(read_only(db)) as conn:
             assert conn.execute("SELECT COUNT(*) FROM revocations").fetchone()[0] == 0
+        # the store recovers: the lock is released, or the disk gets space again
+        # (the engine retries the call's own writes until then)
         if locker is not None:
             locker.execute("ROLLBACK")
             locker.close()
+        if filler is not None:
+            filler.unlink()
 
         _, stderr = engine.communicate(timeout=60)
-        if failure == "lock":
-            assert engine.returncode == 0, stderr
-        else:
-            # the engine could not record the call's outcome on a full disk and stopped
-            assert engine.returncode == 5, stderr
-            assert "revocation.journaled" in stderr
-            assert filler is not None
-            filler.unlink()
+        assert engine.returncode == 0, stderr
+        assert "revocation.journaled" in stderr
 
         # restart: any command opens the store, which replays the journal first
         history = json.loads(ws.ok("consent", "show", number, "--json"))
