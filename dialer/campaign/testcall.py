@@ -109,6 +109,8 @@ class TestCallResult:
     outcome: Outcome
     digits: str
     detail: str
+    #: what the call's machine noted (e.g. "answering machine: voicemail version left")
+    note: str = ""
 
     @property
     def summary(self) -> str:
@@ -228,6 +230,7 @@ async def place_test_call(
         outcome=outcome,
         digits=record.digits if record else "",
         detail=record.detail if record else "the call ended without a result",
+        note=record.note if record else "",
     )
     await store.staff.audit(
         "test-call",

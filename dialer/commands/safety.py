@@ -110,6 +110,7 @@ def test_call(
                 "voicemail": result.voicemail,
                 "outcome": result.outcome.value,
                 "digits": result.digits,
+                "note": result.note,
                 "counted_as_campaign_call": False,
             }
         )
@@ -167,7 +168,7 @@ def show_preflight(report: dict[str, Any]) -> None:
     for lang in report["languages"]:
         fallback = f"; falls back: {'; '.join(lang['fallbacks'])}" if lang["fallbacks"] else ""
         console.print(
-            f"  language {lang['language']}: {lang['contacts']} contacts, hear "
+            f"  language {lang['language']}: {_contacts(lang['contacts'])}, hear "
             f"{lang['hears'] or '?'}{fallback}"
         )
     for msg in report["message"]:
@@ -216,6 +217,10 @@ def confirm_start(report: dict[str, Any], *, yes: bool) -> bool:
     if yes or not console.is_terminal:
         return True
     return typer.confirm(f"Start campaign {report['campaign']!r}?", default=False)
+
+
+def _contacts(n: int) -> str:
+    return f"{n} contact{'' if n == 1 else 's'}"
 
 
 def _minutes(seconds: float) -> str:

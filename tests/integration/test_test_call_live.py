@@ -68,6 +68,26 @@ def test_test_call_rings_only_the_staff_phone_and_9_revokes_nothing(
     assert phones.invites(1, contact) == before[contact] + 1
 
 
+def test_voicemail_test_call_plays_the_answering_machine_version(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    ws = make_workspace(tmp_path, sandbox)
+    prefix = daytime_prefix()
+    ws.school_campaign({"s-1": sample_number(prefix, 1, 2)})
+    # ...86: the sandbox's answering machine (a greeting, then silence)
+    staff = sample_number(prefix, 8, 6)
+    assert staff.endswith("86")
+    ws.ok("staff-phone", "add", staff, "--label", "office voicemail")
+
+    result = ws.dialer("campaign", "test-call", "c", "--to", staff, "--voicemail", "--json")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["voicemail"] is True and data["outcome"] == "completed"
+    assert "answering machine: voicemail version left" in data["note"]
+    assert _rows(ws, "SELECT COUNT(*) FROM attempts") == [(0,)]
+
+
 def test_test_call_to_a_number_that_is_not_a_staff_phone_dials_nobody(
     tmp_path: Path, sandbox: Sandbox, phones: Phones
 ) -> None:
