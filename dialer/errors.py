@@ -12,6 +12,8 @@ clear message and an exit code, and nothing foreign leaks out::
     │   ├── CsvError             malformed CSV: names file, row and reason
     │   ├── NumberError          a phone number that cannot be parsed / is invalid
     │   ├── AudioError           corrupt, silent, clipped or over-long audio
+    │   │   └── SoundFileError   a sound file to play is missing or unplayable (``reason``
+    │   │                        without the server path; messages name the recording)
     │   └── ComplianceError      a request the rules refuse (C1, C8, C9, C14, C15 ...)
     │       └── MessageError     a message missing a required segment (C8-C11)
     ├── NotFoundError            a named list / campaign / recording / number is unknown
@@ -90,6 +92,20 @@ class NumberError(InputError):
 
 class AudioError(InputError):
     """An audio file is corrupt, empty, silent, clipped or too long."""
+
+
+class SoundFileError(AudioError):
+    """A sound file the dialer would play is missing or not playable.
+
+    ``str()`` names the file (for logs and the operator's tools); ``reason``
+    says what is wrong without the server's path, so that what staff read names
+    the recording, its language and version instead (``audio.files.named``).
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
 class ComplianceError(InputError):

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dialer.errors import AudioError
+from dialer.errors import AudioError, SoundFileError
 
 NARROWBAND_RATE = 8000
 WIDEBAND_RATE = 16000
@@ -132,7 +132,7 @@ def read_sound(stem_or_path: Path) -> Pcm:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise AudioError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise SoundFileError(path, f"cannot read the sound file: {exc.strerror}") from exc
     return Pcm(data[: len(data) - len(data) % 2], rate)
 
 
@@ -143,7 +143,7 @@ def find_sound(stem_or_path: Path) -> Path:
         candidate = stem_or_path.with_name(stem_or_path.name + ext)
         if candidate.is_file():
             return candidate
-    raise AudioError(f"sound {stem_or_path} not found (looked for .wav, .sln, .sln16)")
+    raise SoundFileError(stem_or_path, "the sound file is missing (looked for .wav, .sln, .sln16)")
 
 
 def _read_wav(path: Path) -> Pcm:
@@ -152,11 +152,14 @@ def _read_wav(path: Path) -> Pcm:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             data = wav.readframes(wav.getnframes())
     except (OSError, EOFError, wave.Error) as exc:
-        raise AudioError(f"{path}: not a readable PCM WAV file ({exc})") from exc
+        # an OSError's text carries the path: only its reason goes into ``reason``
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SoundFileError(path, f"not a readable PCM WAV file ({why})") from exc
     if channels != 1 or width != 2:
-        raise AudioError(
-            f"{path}: Asterisk needs 16-bit mono PCM, this file is "
-            f"{8 * width}-bit with {channels} channels; import it with 'dialer recordings add'"
+        raise SoundFileError(
+            path,
+            f"Asterisk needs 16-bit mono PCM, this file is {8 * width}-bit with "
+            f"{channels} channels; import it with 'dialer recordings add'",
         )
     return Pcm(data, rate)
 
@@ -165,10 +168,21 @@ def check_playable(stem_or_path: Path, *, sample_rate: int = NARROWBAND_RATE) ->
     """Read a sound and insist on the rate Asterisk plays without transcoding."""
     pcm = read_sound(stem_or_path)
     if pcm.sample_rate not in (sample_rate, WIDEBAND_RATE):
-        raise AudioError(
-            f"{stem_or_path}: sample rate {pcm.sample_rate} Hz; Asterisk plays "
-            f"{sample_rate} Hz WAV natively; import it with 'dialer recordings add'"
+        raise SoundFileError(
+            stem_or_path,
+            f"sample rate {pcm.sample_rate} Hz; Asterisk plays {sample_rate} Hz WAV "
+            "natively; import it with 'dialer recordings add'",
         )
     if not pcm.data:
-        raise AudioError(f"{stem_or_path}: contains no audio (0 s)")
+        raise SoundFileError(stem_or_path, "contains no audio (0 s)")
     return pcm
+
+
+@contextlib.contextmanager
+def named(label: str) -> Iterator[None]:
+    """A sound-file problem told by what staff know, never by the server's path:
+    ``label`` is the segment's ("recording 'org-name' (en, version 1)")."""
+    try:
+        yield
+    except SoundFileError as exc:
+        raise AudioError(f"{label}: {exc.reason}", field=exc.field) from exc

@@ -58,6 +58,9 @@ class RecordingSource:
 
     name: str
     stems: Mapping[str, Path]
+    #: the catalog version of each language's stem: messages staff read name the
+    #: recording by name, language and version, never by its file on the server
+    versions: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,8 @@ class ResolveContext:
 @dataclass(frozen=True)
 class ResolvedSegment:
     kind: SegmentKind
-    #: human description used in reports and errors, e.g. "recording 'org-name' (es)"
+    #: human description used in reports and errors, e.g. "recording 'org-name' (es,
+    #: version 2)"
     label: str
     stems: tuple[Path, ...]
     language: str
@@ -242,7 +246,9 @@ def resolve_segment(
     default = tts.normalise_language(ctx.default_language)
     if isinstance(src, RecordingSource):
         used = _pick(src.stems, language, default, f"recording {src.name!r}")
-        return _seg(segment.kind, f"recording {src.name!r}", (src.stems[used],), language, used)
+        stem, version = src.stems[used], src.versions.get(used)
+        label = f"recording {src.name!r}"
+        return _seg(segment.kind, label, (stem,), language, used, version=version)
     if isinstance(src, PromptSource):
         found = ctx.library.resolve(src.name, language)
         return _seg(segment.kind, f"prompt {src.name!r}", (found.stem,), language, found.language)
@@ -286,12 +292,18 @@ _TOKEN_PROMPTS = {" ": prompts.PAUSE, "+": prompts.PLUS}
 
 
 def _seg(
-    kind: SegmentKind, label: str, stems: tuple[Path, ...], requested: str, used: str
+    kind: SegmentKind,
+    label: str,
+    stems: tuple[Path, ...],
+    requested: str,
+    used: str,
+    *,
+    version: int | None = None,
 ) -> ResolvedSegment:
     fell_back = used.split("-")[0] != requested.split("-")[0]
     return ResolvedSegment(
         kind=kind,
-        label=f"{label} ({used})",
+        label=f"{label} ({used}{f', version {version}' if version else ''})",
         stems=stems,
         language=used,
         fallback=f"{requested} → {used}" if fell_back else None,

@@ -17,6 +17,7 @@ from dialer.audio.files import (
     Pcm,
     atomic_paths,
     check_playable,
+    named,
     private_mode,
     write_wav,
 )
@@ -57,4 +58,8 @@ def preview_message(
     Returns the duration and the language fallbacks (for the report).
     """
     resolved = resolve_message(message, contact, ctx)
+    for segment in resolved.segments:
+        with named(segment.label):  # a problem names the recording, not a server path
+            for stem in segment.stems:
+                check_playable(stem)
     return render_preview(resolved.stems(), out_wav), resolved.fallbacks

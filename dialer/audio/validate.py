@@ -31,7 +31,7 @@ from pathlib import Path
 import phonenumbers
 
 from dialer.audio import analysis
-from dialer.audio.files import check_playable, find_sound
+from dialer.audio.files import check_playable, find_sound, named
 from dialer.audio.message import (
     OPTOUT_KINDS,
     Contact,
@@ -142,11 +142,15 @@ def measure_c9(
     ident_at = max(i for i in range(optout_at) if kinds[i] == SegmentKind.IDENTIFICATION)
     ident, instruction = segments[ident_at], segments[optout_at]
 
-    ident_audio = _concat(ident.stems)
+    ident_audio = _concat(ident)
     ident_trailing = _edges(ident_audio, threshold_dbfs).trailing_ms / 1000
     between = segments[ident_at + 1 : optout_at]
-    between_s = sum(analysis.duration_s(_concat(s.stems)) for s in between)
-    instruction_leading = _edges(_concat(instruction.stems), threshold_dbfs).leading_ms / 1000
+    between_s = sum(analysis.duration_s(_concat(s)) for s in between)
+    instruction_leading = _edges(_concat(instruction), threshold_dbfs).leading_ms / 1000
+    with named(ident.label):
+        ident_file = find_sound(ident.stems[-1])
+    with named(instruction.label):
+        instruction_file = find_sound(instruction.stems[0])
     return C9Measurement(
         language=instruction.language,
         gap_s=round(ident_trailing + between_s + instruction_leading, 3),
@@ -155,8 +159,8 @@ def measure_c9(
         instruction_leading_s=instruction_leading,
         identification=ident.label,
         instruction=instruction.label,
-        identification_file=find_sound(ident.stems[-1]),
-        instruction_file=find_sound(instruction.stems[0]),
+        identification_file=ident_file,
+        instruction_file=instruction_file,
         between=tuple(f"{s.kind} {s.label}" for s in between),
     )
 
@@ -169,7 +173,8 @@ def check_c9(
     max_gap_s: float = MAX_OPTOUT_GAP_S,
     threshold_dbfs: float = analysis.SPEECH_DBFS,
 ) -> C9Measurement:
-    """``measure_c9`` and refuse with MessageError naming the offending recording."""
+    """``measure_c9`` and refuse with MessageError naming the offending recording
+    (name, language, version: what staff know it by; never its server path)."""
     m = measure_c9(segments, variant, threshold_dbfs=threshold_dbfs)
     if m.gap_s <= max_gap_s:
         return m
@@ -177,14 +182,14 @@ def check_c9(
     if m.identification_trailing_s > 0.3:
         parts.append(
             f"identification {m.identification} ends with {m.identification_trailing_s:.2f} s "
-            f"of silence (file {m.identification_file})"
+            "of silence"
         )
     if m.between:
         parts.append(f"{', '.join(m.between)} play(s) {m.between_s:.2f} s in between")
     if m.instruction_leading_s > 0.3:
         parts.append(
             f"{_OPTOUT_WORDS.get(variant, 'instruction')} {m.instruction} starts with "
-            f"{m.instruction_leading_s:.2f} s of silence (file {m.instruction_file})"
+            f"{m.instruction_leading_s:.2f} s of silence"
         )
     raise MessageError(
         f"C9: in message {message_name!r} ({variant}, {m.language}) the "
@@ -228,8 +233,7 @@ def validate_message(
     for lang, sample in samples.items():
         resolved = _resolve_sample(message, sample, lang, ctx)
         for seg in resolved:
-            for stem in seg.stems:
-                check_playable(stem)
+            check_segment_playable(seg)
         fallbacks += [f"{lang}: {s.kind} {s.label} {s.fallback}" for s in resolved if s.fallback]
         measurements.append(
             check_c9(resolved, message.variant, message_name=message.name, max_gap_s=max_gap_s)
@@ -257,8 +261,16 @@ def _resolve_sample(
     return out
 
 
-def _concat(stems: Sequence[Path]) -> analysis.Segment:
-    pcms = [check_playable(stem) for stem in stems]
+def check_segment_playable(segment: ResolvedSegment) -> float:
+    """Every file of ``segment`` is playable; its seconds. A problem names the
+    segment (recording, language, version), not the file on the server."""
+    with named(segment.label):
+        return sum(check_playable(stem).duration_s for stem in segment.stems)
+
+
+def _concat(segment: ResolvedSegment) -> analysis.Segment:
+    with named(segment.label):
+        pcms = [check_playable(stem) for stem in segment.stems]
     rate = pcms[0].sample_rate
     if any(p.sample_rate != rate for p in pcms):
         # mixed rates inside one segment: measure each at its own rate, joined by time

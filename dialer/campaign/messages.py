@@ -92,7 +92,7 @@ class MessagePlanner:
             lang: self.sounds_dir / (await recordings.version(name, lang, version)).sound_stem
             for lang, version in versions.items()
         }
-        return RecordingSource(name, stems)
+        return RecordingSource(name, stems, dict(versions))
 
     async def pin(self, spec: MessageSpec) -> MessageSpec:
         """The spec with today's versions of its recordings fixed (see MessageSpec)."""

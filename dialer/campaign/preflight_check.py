@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dialer.audio.files import check_playable
 from dialer.audio.message import (
     ComposedMessage,
     Message,
@@ -30,7 +29,12 @@ from dialer.audio.message import (
     resolve_segment,
 )
 from dialer.audio.message import Contact as AudioContact
-from dialer.audio.validate import MAX_OPTOUT_GAP_S, check_structure, measure_c9
+from dialer.audio.validate import (
+    MAX_OPTOUT_GAP_S,
+    check_segment_playable,
+    check_structure,
+    measure_c9,
+)
 from dialer.campaign.approval import approval_status
 from dialer.campaign.control import campaign_rules
 from dialer.campaign.messages import MessagePlanner
@@ -214,4 +218,4 @@ def _resolve(
 
 
 def _seconds(segments: Sequence[ResolvedSegment]) -> float:
-    return round(sum(check_playable(stem).duration_s for s in segments for stem in s.stems), 1)
+    return round(sum(check_segment_playable(s) for s in segments), 1)

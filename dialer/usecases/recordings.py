@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialer.audio.convert import ConvertedAudio, convert_recording
-from dialer.errors import InputError
+from dialer.errors import AudioError, InputError
 from dialer.model.recording import Recording
 from dialer.settings import Settings
 from dialer.store.store import Store
@@ -64,9 +64,15 @@ async def add_recording(
     stem = f"{name}-{lang}-v{version}"
     dest = settings.audio.sounds_dir / "recordings"
     # ffmpeg and the analysis are blocking: keep them off the event loop
-    converted = await asyncio.to_thread(
-        convert_recording, file, dest, stem, float(settings.audio.max_seconds)
-    )
+    try:
+        converted = await asyncio.to_thread(
+            convert_recording, file, dest, stem, float(settings.audio.max_seconds)
+        )
+    except AudioError as exc:
+        # an upload's temporary copy or a phone take's file in the sounds folder
+        # means nothing to the user: the refusal names the file as they know it
+        shown = source_name or file.name
+        raise AudioError(str(exc).replace(str(file), shown), field=exc.field) from exc
     recording = await store.recordings.add(
         name=name,
         language=lang,

@@ -171,6 +171,9 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     shots(page, "campaign-c9-refused")
     error = page.locator("#identification-error")
     assert error.inner_text().startswith("C9: in message 'snow-day'")
+    # named as staff know it, not by the server's sound file
+    assert "recording 'org-name' (en, version 1) ends with" in error.inner_text()
+    assert ".wav" not in error.inner_text()
     assert page.locator("#identification").get_attribute("aria-invalid") == "true"
     assert page.locator("#name").input_value() == "snow-day"  # the form kept what was typed
     page.select_option("#identification", "")  # speak the organisation's name instead

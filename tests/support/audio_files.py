@@ -131,6 +131,24 @@ def with_trailing_hiss(src: Path, path: Path, seconds: float, level_db: float) -
     return path
 
 
+def with_trailing_hum(src: Path, path: Path, seconds: float, level_db: float) -> Path:
+    """``src`` followed by ``seconds`` of a steady 300 Hz hum ``level_db`` under the
+    speech's RMS (a ventilation hum at the end of a recording).
+
+    Unlike white noise, whose level in each 10 ms chunk varies from run to run
+    (sox seeds it anew), a sine has the same level in every chunk (three whole
+    periods), and espeak-ng's speech is the same on every run: the file, and what
+    the importer and the C9 check make of it, are the same every time.
+    """
+    hum = path.with_name(path.stem + "-hum.wav")
+    run(
+        "sox", "-n", "-r", "22050", "-c", "1", "-b", "16", str(hum),
+        "synth", str(seconds), "sine", "300", "gain", f"{_rms_db(src) - level_db:.2f}",
+    )  # fmt: skip
+    run("sox", str(src), str(hum), str(path))
+    return path
+
+
 #: RMS of sox's full-scale white noise (uniform distribution: -4.77 dBFS)
 _WHITENOISE_RMS_DB = -4.77
 
