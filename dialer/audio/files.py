@@ -143,7 +143,9 @@ def find_sound(stem_or_path: Path) -> Path:
         candidate = stem_or_path.with_name(stem_or_path.name + ext)
         if candidate.is_file():
             return candidate
-    raise SoundFileError(stem_or_path, "the sound file is missing (looked for .wav, .sln, .sln16)")
+    raise SoundFileError(
+        stem_or_path, "the sound file was not found (looked for .wav, .sln, .sln16)"
+    )
 
 
 def _read_wav(path: Path) -> Pcm:

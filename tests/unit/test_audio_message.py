@@ -236,7 +236,10 @@ def test_a_missing_or_unplayable_sound_is_named_by_recording_not_by_path(
         "sox", "-n", "-r", "8000", "-c", "2", "-b", "16", str(stereo), "synth", "1", "sine", "440"
     )
     odd = RecordingSource("org-name", {"en": stereo.with_suffix("")}, {"en": 5})
-    for source, why in ((gone, "the sound file is missing"), (odd, "Asterisk needs 16-bit mono")):
+    for source, why in (
+        (gone, "the sound file was not found"),
+        (odd, "Asterisk needs 16-bit mono"),
+    ):
         message = compose_message(
             "absence", identification=source, body=PromptSource(prompts.GOODBYE),
             callback_number=CALLBACK, hotline_number=HOTLINE,
