@@ -115,6 +115,9 @@ MAX_LINE_BYTES = 16 * 1024
 #: sessions allowed when no engine settings say otherwise (tests, doctor)
 DEFAULT_MAX_SESSIONS = 100
 
+#: listen() backlog (the kernel caps it at net.core.somaxconn)
+ACCEPT_BACKLOG = 1024
+
 
 def session_cap(max_concurrent: int) -> int:
     """FastAGI sessions to allow for an engine placing ``max_concurrent`` calls.
@@ -461,8 +464,15 @@ class FastAgiServer:
         _ensure_file_descriptors(self.max_sessions)
         where = f"{self.host}:{self.port}"
         try:
+            # A deep accept queue: in a burst past the cap, connections waiting in a
+            # full queue (asyncio's default is 100) have their SYN dropped and retried
+            # a second later, so they would hang instead of being closed at once.
             self._server = await asyncio.start_server(
-                self._on_connect, self.host, self.port, limit=MAX_LINE_BYTES
+                self._on_connect,
+                self.host,
+                self.port,
+                limit=MAX_LINE_BYTES,
+                backlog=ACCEPT_BACKLOG,
             )
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
