@@ -77,7 +77,7 @@ async def test_second_instance_is_an_independent_pbx(
     ) as ami:
         # a dialplan phone and a SIPp phone (the same SIPp process instance 1 uses)
         local_id, local_answered = await _call(ami, server.bound_port, "12025550145")
-        sip_number = f"1202555{uuid.uuid4().int % 1000:03d}1"
+        sip_number = f"1202555{uuid.uuid4().int % 100:02d}01"  # ...01: never ...81 or ...91
         sip_id, sip_answered = await _call(ami, server.bound_port, sip_number)
     assert local_answered and keys[local_id] == "9"
     assert sip_answered and keys[sip_id] == "9"
