@@ -93,7 +93,7 @@ async def run(path: Path, workdir: Path) -> None:
     store = await Store.open(db_path, key_path, clock=lambda: NOW)
     try:
         started = time.perf_counter()
-        parsed = read_consents(path, "US", NOW)
+        parsed = read_consents(path, "US", NOW, zone="UTC")
         read_s = time.perf_counter() - started
         assert not parsed.errors, parsed.errors[:3]
         started_import = time.perf_counter()

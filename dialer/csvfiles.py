@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import io
 import stat
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -308,7 +309,8 @@ CONSENT_COLUMNS = {
     "scope": "purpose the consent covers: school, informational or telemarketing",
     "source": "enrollment, web-form, staff, keypad or import",
     "method": "how it was obtained, e.g. 'enrollment form 2026-27'",
-    "obtained_at": "when, ISO 8601 with time zone (2026-08-15T09:30:00Z) or a date (UTC)",
+    "obtained_at": "when, ISO 8601 with time zone (2026-08-15T09:30:00Z) or a date "
+    "(the start of that day in the organisation's time zone)",
     "disclosure": "the disclosure text shown, or its SHA-256",
     "evidence_ref": "where the evidence is kept, e.g. 'SIS:form/4411'",
     "contact": "who gave the consent: name or id (stored encrypted); rows without it "
@@ -327,10 +329,19 @@ _REQUIRED_CONSENT = (
 )
 
 
-def _parse_time(text: str) -> dt.datetime:
+def _parse_time(text: str, zone: dt.tzinfo) -> dt.datetime:
+    """``obtained_at``: a time with its zone, or a date alone.
+
+    A date alone is the start of that day in the organisation's time zone (an
+    enrolment form signed on 2026-08-15 in Chicago was not signed at 19:00 the
+    day before, as UTC midnight would have it); the earliest moment of the day,
+    so a consent dated the day of a revocation never counts as obtained after
+    it (issue 7 item 5).
+    """
     try:
         if len(text) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+            day = dt.date.fromisoformat(text)
+            return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise CsvError(f"obtained_at {text!r} is not an ISO 8601 date/time") from exc
@@ -344,10 +355,17 @@ _SOURCES = {s.value: s for s in ConsentSource}
 
 
 def consent_builder(
-    source: CsvFile, default_region: str, now: dt.datetime, *, no_contact: bool = False
+    source: CsvFile,
+    default_region: str,
+    now: dt.datetime,
+    *,
+    zone: str,
+    no_contact: bool = False,
 ) -> Callable[[int, list[str]], ConsentInput]:
     """The row → ``ConsentInput`` function for a consent export (C3).
+    ``zone``: the organisation's time zone, for an ``obtained_at`` that is a date alone.
     ``no_contact``: rows without a contact are accepted (and recorded as such)."""
+    tz = zoneinfo.ZoneInfo(zone)
     names = source.names
     missing = [c for c in _REQUIRED_CONSENT if c not in names]
     if missing:
@@ -375,7 +393,7 @@ def consent_builder(
             scope=scope,
             source=kind,
             method=values[at["method"]],
-            obtained_at=_parse_time(values[at["obtained_at"]]),
+            obtained_at=_parse_time(values[at["obtained_at"]], tz),
             disclosure=values[at["disclosure"]],
             evidence_ref=values[at["evidence_ref"]],
             contact_ref=optional(values, "contact"),
@@ -390,13 +408,18 @@ def consent_builder(
 
 
 def read_consents(
-    path: Path, default_region: str, now: dt.datetime, *, no_contact: bool = False
+    path: Path,
+    default_region: str,
+    now: dt.datetime,
+    *,
+    zone: str,
+    no_contact: bool = False,
 ) -> Parsed[ConsentInput]:
     """Consent exports (C3): see ``CONSENT_COLUMNS`` for the documented format.
     ``no_contact``: rows without a contact are accepted (and recorded as such)."""
     source = open_csv(path)
     records, errors, count = _collect(
-        source, consent_builder(source, default_region, now, no_contact=no_contact)
+        source, consent_builder(source, default_region, now, zone=zone, no_contact=no_contact)
     )
     return Parsed(records, errors, count)
 

@@ -38,7 +38,11 @@ def _check(
     source = open_csv(file)
     now = store.clock()
     build = consent_builder(
-        source, settings.organisation.default_region, now, no_contact=no_contact
+        source,
+        settings.organisation.default_region,
+        now,
+        zone=settings.organisation.timezone,
+        no_contact=no_contact,
     )
     errors = RowErrors()
     # 0600 and unlinked at once; closed by the caller (or below, on error)

@@ -206,3 +206,14 @@ def test_c19_cli_audit_verify_names_the_broken_entry(cli: Cli, tmp_path: Path) -
     out = cli("audit", "verify", code=AuditChainError.exit_code)
     assert AuditChainError.exit_code != 0
     assert "audit chain broken at entry 3 (consent)" in out
+
+
+def test_c3_cli_import_date_only_is_the_day_in_the_organisations_zone(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """organisation.timezone (America/New_York by default): 15 August starts at 04:00Z,
+    not at UTC midnight (which is still the 14th in New York)."""
+    row = '(212) 555-0131,school,enrollment,enrollment form,2026-08-15,"text",SIS:form/1,Parent,,'
+    cli("consent", "import", str(_csv(tmp_path / "dates.csv", row)))
+    shown = json.loads(cli("consent", "show", "212-555-0131", "--json"))
+    assert shown["consents"][0]["obtained_at"].startswith("2026-08-15T04:00:00")

@@ -64,7 +64,7 @@ def test_c3_consent_rows_parse_with_provenance(tmp_path: Path) -> None:
         CONSENT_HEADER
         + "+12025550123,school,enrollment,form,2026-08-15T09:30:00Z,text,SIS:1,parent\n"
     )
-    (record,) = read_consents(_file(tmp_path, text), "US", NOW).records
+    (record,) = read_consents(_file(tmp_path, text), "US", NOW, zone="UTC").records
     assert record.scope is Purpose.SCHOOL
     assert record.obtained_at == dt.datetime(2026, 8, 15, 9, 30, tzinfo=dt.UTC)
     assert len(record.disclosure_sha256()) == 64
@@ -83,7 +83,7 @@ def test_c3_consent_rows_parse_with_provenance(tmp_path: Path) -> None:
     ],
 )
 def test_c3_incomplete_consent_rows_are_reported(tmp_path: Path, row: str, reason: str) -> None:
-    parsed = read_consents(_file(tmp_path, CONSENT_HEADER + row + ",parent\n"), "US", NOW)
+    parsed = read_consents(_file(tmp_path, CONSENT_HEADER + row + ",parent\n"), "US", NOW, zone="UTC")
     assert parsed.records == []
     assert parsed.errors[0].row == 2
     assert reason in parsed.errors[0].reason
@@ -93,13 +93,32 @@ def test_c3_consent_without_contact_only_with_no_contact(tmp_path: Path) -> None
     """C3 (issue 7): a record that names nobody is refused unless staff say so."""
     row = "+12025550123,school,keypad,keypad opt-in,2026-08-15T09:30:00Z,text,call:1,\n"
     path = _file(tmp_path, CONSENT_HEADER + row)
-    refused = read_consents(path, "US", NOW)
+    refused = read_consents(path, "US", NOW, zone="UTC")
     assert refused.records == [] and "missing contact" in refused.errors[0].reason
     assert "--no-contact" in refused.errors[0].reason
-    (record,) = read_consents(path, "US", NOW, no_contact=True).records
+    (record,) = read_consents(path, "US", NOW, zone="UTC", no_contact=True).records
     assert record.no_contact and record.contact_ref == ""
 
 
 def test_consent_file_missing_columns(tmp_path: Path) -> None:
     with pytest.raises(CsvError, match="missing column"):
-        read_consents(_file(tmp_path, "phone,scope\n1,school\n"), "US", NOW)
+        read_consents(_file(tmp_path, "phone,scope\n1,school\n"), "US", NOW, zone="UTC")
+
+
+@pytest.mark.parametrize(
+    ("zone", "utc"),
+    [
+        ("America/Chicago", dt.datetime(2026, 8, 15, 5, 0, tzinfo=dt.UTC)),  # CDT, UTC-5
+        ("America/New_York", dt.datetime(2026, 8, 15, 4, 0, tzinfo=dt.UTC)),  # EDT, UTC-4
+        ("Pacific/Honolulu", dt.datetime(2026, 8, 15, 10, 0, tzinfo=dt.UTC)),
+        ("UTC", dt.datetime(2026, 8, 15, 0, 0, tzinfo=dt.UTC)),
+    ],
+)
+def test_c3_date_only_obtained_at_is_the_day_in_the_organisations_zone(
+    tmp_path: Path, zone: str, utc: dt.datetime
+) -> None:
+    """A form signed on 15 August in Chicago was not signed at 19:00 on the 14th
+    (UTC midnight read as Chicago time); the start of the local day, never later."""
+    row = "+12025550123,school,enrollment,form,2026-08-15,text,SIS:1,parent\n"
+    (record,) = read_consents(_file(tmp_path, CONSENT_HEADER + row), "US", NOW, zone=zone).records
+    assert record.obtained_at == utc

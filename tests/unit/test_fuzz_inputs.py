@@ -333,7 +333,7 @@ def test_csv_readers_raise_only_input_errors(
     path = tmp_path_factory.mktemp("readers") / "f.csv"
     path.write_bytes(data)
     for read in (
-        lambda: read_consents(path, "US", dt.datetime.now(dt.UTC)),
+        lambda: read_consents(path, "US", dt.datetime.now(dt.UTC), zone="UTC"),
         lambda: read_contacts(path, "US", "en"),
         lambda: read_numbers(path, "US"),
         lambda: read_sms_export(path),
