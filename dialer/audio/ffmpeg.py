@@ -63,12 +63,26 @@ def _run(args: list[str], what: Path | str, *, data: bytes | None = None, timeou
     return proc.stdout
 
 
+#: ffmpeg's last words when the bytes are not audio it knows: they name an
+#: errno or a demuxer, which tells staff nothing; said plainly instead
+_NOT_AUDIO = (
+    "Invalid argument",
+    "Invalid data found when processing input",
+    "End of file",
+    "Operation not permitted",
+)
+_NOT_AUDIO_SAID = "its contents are not audio in a format we know"
+
+
 def _first_error(stderr: bytes) -> str:
     """The most telling stderr line: ffmpeg's last line usually states the cause."""
     lines = [ln.strip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
     if not lines:
         return "ffmpeg failed without a message"
     line = lines[-1]
+    # "/tmp/upload/broken.mp3: Invalid argument": the file is named already
+    if line.rsplit(": ", 1)[-1] in _NOT_AUDIO:
+        return _NOT_AUDIO_SAID
     return line if len(line) <= 200 else line[:197] + "..."
 
 

@@ -12,6 +12,7 @@ posted without its CSRF token is refused. Every page is saved as a screenshot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -24,6 +25,7 @@ from support.store import raw
 from support.webapp import PASSWORD, WebServer, add_user, dialer
 
 PHONE = {"width": 390, "height": 844}
+STATE = "#state-card"
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
     )  # fmt: skip
     add_user(config, "ruiz", "admin")
     add_user(config, "val", "viewer")
+    add_user(config, "sam", "staff")
     with WebServer(config) as web:
         yield web
 
@@ -130,7 +133,9 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     page.set_input_files("#file", str(bad))
     page.fill("#name", "broken")
     page.click("form.upload button[type=submit]")
-    assert "broken.mp3" in page.locator("#file-error").inner_text()
+    refusal = page.locator("#file-error").inner_text()
+    assert "broken.mp3" in refusal and "not audio in a format we know" in refusal
+    assert "Invalid argument" not in refusal  # ffmpeg's errno words mean nothing to staff
     shots(page, "recording-refused")
 
     # an identification followed by 3 s of a faint hum: the importer keeps it (above
@@ -161,6 +166,12 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
 
     # -- a campaign: C9 refused next to the identification field, then fixed -------------
     page.goto(f"{url}/campaigns/new")
+    # the emergency fields and the national DNC note show only for their purpose
+    assert not page.is_visible("#category") and not page.is_visible(".dnc-note")
+    page.select_option("#purpose", "emergency")
+    assert page.is_visible("#category") and not page.is_visible(".dnc-note")
+    page.select_option("#purpose", "telemarketing")
+    assert page.is_visible(".dnc-note") and not page.is_visible("#category")
     page.fill("#name", "snow-day")
     page.select_option("#purpose", "school")
     page.select_option("#list", "grade5")
@@ -246,6 +257,8 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert "'+1******0111" in csv_text and "2125550111" not in csv_text  # masked, no formula
     page.goto(f"{url}/compliance")
     assert page.locator(".verdict").inner_text().startswith("No violations found")
+    figures = page.locator("table.requirements").inner_text()
+    assert "None" not in figures and "{'" not in figures and "_" not in figures  # words
     shots(page, "compliance")
 
     # -- a parent opts out on /optout (separate browser context: no staff cookies) -----
@@ -270,7 +283,22 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     page.fill("#number", "212-555-0111")
     page.click("form[action='/consent/lookup'] button[type=submit]")
     assert "revoked" in page.locator("#history-h").inner_text()
+    # times in the organisation's zone (America/New_York), to the minute
+    received = page.locator("#history-h ~ .table-wrap td").nth(1).inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d E[SD]T", received), received
     shots(page, "consent-history")
+
+    # -- the admin's other pages: every one renders, and is looked at ----------------------
+    admin_pages = (
+        ("/campaigns", "campaigns"),
+        ("/admin/callerids", "callerids"),
+        ("/admin/users", "users"),
+    )
+    for path, name in admin_pages:
+        response = page.goto(f"{url}{path}")
+        assert response is not None and response.status == 200, path
+        shots(page, f"admin-{name}")
+    assert "snow-day" in page.goto(f"{url}/campaigns").text()  # type: ignore[union-attr]
 
     # -- the dashboard at phone width --------------------------------------------------
     page.set_viewport_size(PHONE)
@@ -291,5 +319,26 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert response is not None and response.status == 403
     assert "Your role (viewer) does not allow this" in vpage.locator(".error").inner_text()
     shots(vpage, "viewer-refused")
+    vpage.goto(f"{url}/campaigns/snow-day")
+    shots(vpage, "viewer-campaign")
     viewer.close()
+
+    # -- staff run campaigns but do not manage users, caller IDs or recordings ----------
+    staff = chromium.new_context()
+    spage = staff.new_page()
+    _login(spage, url, "sam")
+    response = spage.goto(f"{url}/campaigns/new")
+    assert response is not None and response.status == 200  # staff create campaigns
+    assert spage.locator("nav >> text=Users").count() == 0
+    spage.goto(f"{url}/campaigns/snow-day")  # cancelled above: it says so, and what next
+    assert "stays cancelled" in spage.locator(STATE).inner_text()
+    assert "No service is running" not in spage.locator(STATE).inner_text()
+    shots(spage, "staff-campaign-cancelled")
+    response = spage.goto(f"{url}/admin/users")
+    assert response is not None and response.status == 403
+    assert "Your role (staff) does not allow this" in spage.locator(".error").inner_text()
+    spage.goto(f"{url}/recordings")
+    assert spage.locator("form.upload").count() == 0  # admins manage recordings
+    shots(spage, "staff-recordings")
+    staff.close()
     assert not errors, errors

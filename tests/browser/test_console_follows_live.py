@@ -130,7 +130,8 @@ def test_campaign_page_and_dashboard_follow_the_campaign_to_its_end(
     # the buttons are those of a completed campaign: start again, no pause, no cancel
     assert campaign.locator("button:has-text('Pause')").count() == 0
     assert campaign.locator("button:has-text('Cancel campaign')").count() == 0
-    assert campaign.locator("button:has-text('Schedule or start')").count() == 1
+    assert campaign.locator("button:has-text('Start again')").count() == 1
+    assert "nobody who heard the message is called again" in campaign.locator(STATE).inner_text()
     assert "Last change by engine" in campaign.locator(STATE).inner_text()
     assert _chart_bars(campaign, OUTCOMES) == ["completed: 1", "opted-out: 1"]
 

@@ -83,7 +83,8 @@ def test_c3_consent_rows_parse_with_provenance(tmp_path: Path) -> None:
     ],
 )
 def test_c3_incomplete_consent_rows_are_reported(tmp_path: Path, row: str, reason: str) -> None:
-    parsed = read_consents(_file(tmp_path, CONSENT_HEADER + row + ",parent\n"), "US", NOW, zone="UTC")
+    path = _file(tmp_path, CONSENT_HEADER + row + ",parent\n")
+    parsed = read_consents(path, "US", NOW, zone="UTC")
     assert parsed.records == []
     assert parsed.errors[0].row == 2
     assert reason in parsed.errors[0].reason

@@ -53,12 +53,12 @@ async def _form_page(
     as_of = await ctx.store.consent.national_dnc_as_of()
     today = ctx.store.clock().date()
     dnc_warning = (
-        "C15: no national do-not-call copy is loaded; a telemarketing campaign cannot start "
-        "until one is imported (dialer dnc import)."
+        "Telemarketing only (C15): no national do-not-call copy is loaded; a telemarketing "
+        "campaign cannot start until one is imported (dialer dnc import)."
         if as_of is None
-        else f"C15: the national do-not-call copy is {(today - as_of).days} days old (as of "
-        f"{as_of}); a telemarketing campaign cannot start with a copy older than "
-        f"{DNC_MAX_AGE_DAYS} days."
+        else f"Telemarketing only (C15): the national do-not-call copy is "
+        f"{(today - as_of).days} days old (as of {as_of}); a telemarketing campaign "
+        f"cannot start with a copy older than {DNC_MAX_AGE_DAYS} days."
         if (today - as_of).days > DNC_MAX_AGE_DAYS
         else ""
     )

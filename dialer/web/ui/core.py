@@ -28,6 +28,7 @@ from dialer.masking import mask_text
 from dialer.model.user import Session
 from dialer.ratelimit import Limiter
 from dialer.web.context import WebContext, context
+from dialer.web.ui.display import figure, label, local_time
 from dialer.web.ui.forms import Form, UploadTooLarge, read_form
 from dialer.web.ui.security import (
     AlreadySubmitted,
@@ -64,6 +65,9 @@ class UiState:
             lstrip_blocks=True,
         )
         env.filters["mask"] = mask_text
+        env.filters["local"] = local_time(ctx.settings.organisation.timezone)
+        env.filters["figure"] = figure
+        env.filters["label"] = label
         env.globals["allows"] = allows
         env.globals["P"] = Permission
         return cls(
