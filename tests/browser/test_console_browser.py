@@ -193,6 +193,23 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert page.url == f"{url}/campaigns/snow-day"
     assert "created" in page.locator(".flash").inner_text()
 
+    # what a given contact would hear: the whole message, played in the page
+    page.goto(f"{url}/recordings/closure")
+    page.select_option("#campaign", "snow-day")
+    page.fill("#contact", "s-103")  # Carla, Spanish
+    page.click("form[data-preview] button[type=submit]")
+    player = page.locator("audio[data-preview-player]")
+    player.wait_for(state="visible")
+    page.wait_for_function(
+        "() => { const a = document.querySelector('audio[data-preview-player]');"
+        " return a && a.readyState >= 1 && a.duration > 0; }",
+        timeout=60_000,
+    )
+    heard = player.evaluate("a => a.duration")
+    assert heard > 2.7  # more than the closure recording: identification and opt-out too
+    shots(page, "recording-preview")
+    page.goto(f"{url}/campaigns/snow-day")
+
     # lifecycle from the page: start, pause, resume; cancel needs a reason. A school
     # campaign first needs a second operator's approval (issue 14; ruiz created it)
     dialer(console.config, "campaign", "approve", "snow-day", "--operator", "Principal Lee")
