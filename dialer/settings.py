@@ -179,6 +179,8 @@ class AudioSettings:
 
 DEFAULT_SESSION_IDLE_MINUTES = 30
 DEFAULT_SESSION_MAX_HOURS = 12
+#: an API token stops working this many days after it was created
+DEFAULT_API_TOKEN_DAYS = 365
 DEFAULT_MAX_UPLOAD_MB = 100
 DEFAULT_LOGIN_FAILURES_PER_ACCOUNT = 5
 DEFAULT_LOGIN_ATTEMPTS_PER_ADDRESS = 20
@@ -210,6 +212,9 @@ class WebSettings:
     secure_cookies: bool = False
     #: the key that signs session cookies (created 0600 on first use, C18)
     session_key_file: Path = Path("secrets/web-session.key")
+    #: an API token (``dialer users token``) stops working this many days after
+    #: its creation: a token copied into a forgotten script does not last forever
+    api_token_days: int = DEFAULT_API_TOKEN_DAYS
 
 
 @dataclass(frozen=True)
@@ -532,6 +537,10 @@ def _check_specific(section: str, obj: Any) -> None:
                 raise ConfigError(f"settings: web.{key} must be at least 1")
         if not 0 <= obj.optout_port <= 65535:
             raise ConfigError(f"settings: web.optout_port must be 0-65535, got {obj.optout_port}")
+        if not 1 <= obj.api_token_days <= 3650:
+            raise ConfigError(
+                f"settings: web.api_token_days must be 1-3650, got {obj.api_token_days}"
+            )
     if isinstance(obj, CampaignsSettings) and obj.approval not in APPROVAL_MODES:
         raise ConfigError(
             f"settings: campaigns.approval must be one of {', '.join(APPROVAL_MODES)}, "

@@ -5,11 +5,14 @@
 again; the store keeps only its SHA-256. The token acts with its account's
 role (viewer reads, staff controls campaigns), so every change it makes is
 audited with the account's name; disabling the account, or ``dialer users
-token NAME --revoke``, ends it at once.
+token NAME --revoke``, ends it at once. A token also stops working
+``web.api_token_days`` (365) days after its creation; ``dialer users tokens``
+lists every token with its state and expiry (never the token itself).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -54,8 +57,20 @@ async def revoke_tokens(store: Store, name: str, *, by: str) -> int:
     return await store.tokens.revoke_all(await store.users.get(name), by)
 
 
-async def user_for_token(store: Store, token: str) -> User | None:
-    """The active account of a live token, or None (unknown, revoked, disabled)."""
+async def user_for_token(store: Store, token: str, *, days: int) -> User | None:
+    """The active account of a live token, or None (unknown, revoked, expired, disabled).
+
+    ``days``: ``web.api_token_days``, how long a token works after its creation.
+    """
     if not looks_like_token(token):
         return None
-    return await store.tokens.user_for(token_sha256(token))
+    oldest = store.clock() - dt.timedelta(days=days)
+    return await store.tokens.user_for(token_sha256(token), oldest)
+
+
+async def list_tokens(store: Store, name: str | None = None) -> list[ApiToken]:
+    """Every token (of ``name`` only, when given; an unknown name is refused)."""
+    if name is None:
+        return await store.tokens.all()
+    await store.users.get(name)  # NotFoundError names it
+    return await store.tokens.of_user(name)

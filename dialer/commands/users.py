@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from dialer.accounts.roles import MATRIX, Role
-from dialer.accounts.tokens import create_token, revoke_tokens
+from dialer.accounts.tokens import create_token, list_tokens, revoke_tokens
 from dialer.accounts.users import add_user, disable_user, list_users
 from dialer.commands.common import (
     console,
@@ -113,21 +113,75 @@ def token(
     store it like a password. Send it as 'Authorization: Bearer TOKEN'. It has
     the user's role: viewers read, staff also start, pause, resume and cancel
     campaigns; every change is audited with the user's name. Disabling the user
-    or --revoke ends it at once.
+    or --revoke ends it at once; it expires web.api_token_days (365) days after
+    its creation. List tokens with 'dialer users tokens'.
 
     Example: dialer users token scheduler-bot --label "bell system"
     """
 
     async def body() -> None:
-        async with open_store(settings()) as store:
+        cfg = settings()
+        async with open_store(cfg) as store:
             if revoke:
                 count = await revoke_tokens(store, name, by=operator())
                 console.print(f"{count} API token(s) of {name!r} revoked")
                 return
             secret, record = await create_token(store, name, label=label, by=operator())
+        expires = record.expires_at(cfg.web.api_token_days)
         err_console.print(
-            f"API token {record.id} for {name!r} (shown once; only its hash is kept):"
+            f"API token {record.id} for {name!r}, expires {expires:%Y-%m-%d} "
+            "(shown once; only its hash is kept):"
         )
         print(secret)
+
+    run_async(body)
+
+
+@app.command()
+def tokens(
+    name: str | None = typer.Argument(None, help="Only this user's tokens"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """List API tokens: id, user, label, state (active, expired, revoked), expiry and
+    last use. The tokens themselves are never shown (only their hash is kept).
+
+    Example: dialer users tokens scheduler-bot
+    """
+
+    async def body() -> None:
+        cfg = settings()
+        days = cfg.web.api_token_days
+        async with open_store(cfg) as store:
+            found = await list_tokens(store, name)
+            now = store.clock()
+        emit_rows(
+            "API tokens",
+            [
+                "id",
+                "user",
+                "label",
+                "state",
+                "created_at",
+                "created_by",
+                "expires_at",
+                "last_used_at",
+                "revoked_at",
+            ],
+            [
+                (
+                    t.id,
+                    t.user,
+                    t.label,
+                    t.state(now, days),
+                    t.created_at,
+                    t.created_by,
+                    t.expires_at(days),
+                    t.last_used_at or "",
+                    t.revoked_at or "",
+                )
+                for t in found
+            ],
+            json_out,
+        )
 
     run_async(body)

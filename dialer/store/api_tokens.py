@@ -69,13 +69,25 @@ class ApiTokenStore:
         )
         return [_token(r) for r in rows]
 
-    async def user_for(self, token_sha256: str) -> User | None:
-        """The active account a live token belongs to, or None; stamps its use."""
+    async def all(self) -> list[ApiToken]:
+        """Every token of every user, oldest first (revoked ones too: the record)."""
+        rows = await self.db.fetchall(
+            "SELECT t.id, u.name, t.label, t.created_at, t.created_by, t.last_used_at, "
+            "t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id"
+        )
+        return [_token(r) for r in rows]
+
+    async def user_for(self, token_sha256: str, created_after: dt.datetime) -> User | None:
+        """The active account a live token belongs to, or None; stamps its use.
+
+        ``created_after``: tokens created at or before it have expired
+        (``web.api_token_days``; ``ts`` text orders like time).
+        """
         row = await self.db.fetchone(
             f"SELECT t.id, t.last_used_at, {_USER_COLUMNS} FROM api_tokens t "
             "JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_sha256 = ? AND t.revoked_at IS NULL",
-            (token_sha256,),
+            "WHERE t.token_sha256 = ? AND t.revoked_at IS NULL AND t.created_at > ?",
+            (token_sha256, ts(created_after)),
         )
         if row is None:
             return None

@@ -64,12 +64,13 @@ async def _authenticate(request: Request) -> User:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("the Authorization header must be 'Bearer <API token>'")
-        user = await user_for_token(ctx.store, token.strip())
+        user = await user_for_token(ctx.store, token.strip(), days=ctx.settings.web.api_token_days)
         if user is None:
             log.warning("api.bad_token", path=request.url.path)
             raise NotAuthenticated(
-                "the API token is unknown, revoked, or its user is disabled "
-                "(create one with: dialer users token NAME)"
+                "the API token is unknown, revoked, expired (web.api_token_days), or its "
+                "user is disabled (see: dialer users tokens; create one with: dialer users "
+                "token NAME)"
             )
         return user
     if ctx.sessions is not None:

@@ -9,6 +9,7 @@ change is audited with the user's name (C19).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import closing
@@ -188,3 +189,52 @@ def test_an_api_token_cannot_open_the_console(server: WebServer) -> None:
     headers = bearer(token(server, "lee"))
     with httpx.Client(base_url=server.url, headers=headers) as client:
         assert client.get("/campaigns").status_code == 303  # to /login
+
+
+def _age_token(server: WebServer, days: float) -> None:
+    """Move every token's creation back by ``days`` (the store writes ts() text)."""
+    with closing(raw(_db(server))) as conn:
+        for token_id, created in conn.execute("SELECT id, created_at FROM api_tokens").fetchall():
+            moment = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+            older = (moment - dt.timedelta(days=days)).astimezone(dt.UTC).replace(tzinfo=None)
+            conn.execute(
+                "UPDATE api_tokens SET created_at = ? WHERE id = ?",
+                (older.isoformat("T", "microseconds") + "Z", token_id),
+            )
+        conn.commit()
+
+
+def test_a_token_expires_api_token_days_after_its_creation(server: WebServer) -> None:
+    """web.api_token_days (365): a token copied into a forgotten script stops working."""
+    headers = bearer(token(server, "lee"))
+    client = server.client()
+    _age_token(server, 364)
+    assert client.get(BASE, headers=headers).status_code == 200
+    _age_token(server, 2)  # 366 days old now
+    refused = client.get(BASE, headers=headers)
+    assert refused.status_code == 401 and "expired" in refused.json()["error"]
+
+
+def test_users_tokens_lists_state_and_expiry_never_the_token(server: WebServer) -> None:
+    first = token(server, "lee")
+    dialer(server.config, "users", "token", "lee", "--revoke")
+    second = token(server, "val")
+    _age_token(server, 400)
+    third = token(server, "val")
+    listed = RUNNER.invoke(app, ["--config", str(server.config), "users", "tokens", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert [(r["user"], r["state"]) for r in rows] == [
+        ("lee", "revoked"),
+        ("val", "expired"),
+        ("val", "active"),
+    ]
+    created = dt.datetime.fromisoformat(rows[2]["created_at"].replace("Z", "+00:00"))
+    expires = dt.datetime.fromisoformat(rows[2]["expires_at"].replace("Z", "+00:00"))
+    assert expires - created == dt.timedelta(days=365)
+    for secret in (first, second, third):
+        assert secret not in listed.output and secret[4:20] not in listed.output
+    only = RUNNER.invoke(app, ["--config", str(server.config), "users", "tokens", "lee"])
+    assert only.exit_code == 0 and "val" not in only.stdout
+    unknown = RUNNER.invoke(app, ["--config", str(server.config), "users", "tokens", "nobody"])
+    assert unknown.exit_code == 4 and "no user named 'nobody'" in unknown.output
