@@ -12,6 +12,7 @@ posted without its CSRF token is refused. Every page is saved as a screenshot
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -359,3 +360,15 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     shots(spage, "staff-recordings")
     staff.close()
     assert not errors, errors
+    # every action taken in the page is in the audit log with the user's name (issue 10)
+    with closing(raw(console.config.parent / "dialer.db")) as conn:
+        entries = [
+            (kind, json.loads(payload))
+            for kind, payload in conn.execute("SELECT kind, payload FROM audit ORDER BY rowid")
+        ]
+    by_page = [(k, p.get("by") or p.get("user")) for k, p in entries if k != "user-added"]
+    kinds = {k for k, _ in by_page}
+    assert {"recording-added", "contacts-import", "campaign-created", "campaign-state",
+            "web-action", "caller-id-added", "revocation"} <= kinds  # fmt: skip
+    outside = {"Principal Lee", "parent (web opt-out page)"}  # the CLI approval, /optout
+    assert all(who in {"ruiz", "sam", "val"} | outside for _, who in by_page), by_page
