@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from support import audio_files as af
-from support.browser import artifacts_dir
+from support.browser import artifacts_dir, contrast_failures
 from support.store import raw
 from support.webapp import PASSWORD, WebServer, add_user, dialer
 
@@ -53,6 +53,8 @@ class Shots:
         self.n += 1
         path = self.folder / f"{self.n:02d}-{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        # every page looked at is also readable: WCAG AA contrast for all its text
+        assert not contrast_failures(page), (name, contrast_failures(page))
         return path
 
 
