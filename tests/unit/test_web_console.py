@@ -302,3 +302,28 @@ def test_c5_optout_page_served_alone_on_its_own_address(server: WebServer) -> No
     finally:
         asyncio.run_coroutine_threadsafe(alone.stop(), loop).result(10)
     assert counts(_db(server))["revocations"] == 1
+
+
+def test_cookies_are_secure_when_served_over_tls(server: WebServer) -> None:
+    """Behind the TLS reverse proxy the README asks for (it sets X-Forwarded-Proto
+    from loopback, which uvicorn trusts), every cookie is marked Secure: the login
+    form's own cookie and the session cookie."""
+    client = server.client()
+    tls = {"X-Forwarded-Proto": "https"}
+    page = client.get("/login", headers=tls)
+    anon = [v for k, v in page.headers.multi_items() if k == "set-cookie"]
+    assert anon and all("Secure" in v and "HttpOnly" in v for v in anon), anon
+    # httpx keeps a Secure cookie off plain http: hand it over as a browser on https would
+    for name, value in page.cookies.items():
+        client.cookies.set(name, value)
+    token = hidden(page.text, "anon_token")
+    reply = client.post(
+        "/login",
+        data={"name": "ruiz", "password": PASSWORD, "anon_token": token},
+        headers={**tls, "Cookie": "; ".join(f"{k}={v}" for k, v in page.cookies.items())},
+    )
+    assert reply.status_code == 303, reply.text
+    cookie = next(
+        v for k, v in reply.headers.multi_items() if k == "set-cookie" and "dialer_session" in v
+    )
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
