@@ -238,6 +238,7 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     sent = page.evaluate("[...new FormData(document.querySelector('form.form'))]")
     page.click("form.form button[type=submit]")
     assert page.url == f"{url}/campaigns/twice"
+    page.wait_for_load_state("domcontentloaded")  # the URL commits before the body exists
     # the same form, sent again (a second click, or the back button and send)
     page.evaluate(
         """(entries) => {
@@ -326,6 +327,19 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     shots(page, "dashboard-phone")
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the dashboard scrolls sideways on a phone"
+    # every other page too: wide tables scroll inside their box, the page does not
+    wide = []
+    for path in (
+        "/campaigns", "/campaigns/new", "/campaigns/snow-day", "/campaigns/snow-day/report",
+        "/recordings", "/recordings/closure", "/lists", "/consent", "/compliance",
+        "/admin/callerids", "/admin/users",
+    ):  # fmt: skip
+        page.goto(f"{url}{path}")
+        if page.evaluate("document.documentElement.scrollWidth - window.innerWidth") > 0:
+            wide.append(path)
+        if path in ("/campaigns/new", "/campaigns/snow-day/report", "/consent"):
+            shots(page, "phone" + path.replace("/", "-"))
+    assert not wide, f"these pages scroll sideways on a phone: {wide}"
     context.close()
 
     # -- a viewer sees but cannot create or start a campaign -----------------------------
