@@ -10,6 +10,8 @@ Asterisk is needed to prove that nothing is dialled: no attempt row exists.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from dialer.consent.crypto import create_key_file
 from dialer.settings import write_secret_file
 
 RUNNER = CliRunner()
+REPO = Path(__file__).resolve().parents[2]
 NUMBER = "+12125550142"
 
 
@@ -91,6 +94,29 @@ def test_c19_cli_tampered_database_refuses_to_dial_and_to_write(cli: Cli) -> Non
     out = cli("audit", "verify", code=6)
     assert "row 1 of table revocations, recorded by audit entry" in out
     assert counts(cli.db) == before  # nothing dialled (no attempt), nothing written
+
+
+def test_c19_serve_refuses_a_tampered_store_before_dialling_anything(cli: Cli) -> None:
+    """``dialer serve`` (a real process; no Asterisk needed: the check comes first)."""
+    with cli.config.open("a", encoding="utf-8") as f:
+        f.write("\n[http]\nport = 0\n")
+    with closing(raw(cli.db)) as conn:
+        conn.execute("DROP TRIGGER revocations_append_only")
+        conn.execute("DELETE FROM revocations")
+    before = counts(cli.db)
+    serve = subprocess.run(
+        [sys.executable, "-m", "dialer", "--config", str(cli.config), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert serve.returncode == 6, serve.stderr
+    assert "refusing to dial" in serve.stderr and "revocations" in serve.stderr
+    assert "dialer audit verify" in serve.stderr
+    assert "Traceback" not in serve.stderr
+    assert counts(cli.db) == before
 
 
 def test_c19_cli_truncated_audit_log_is_named(cli: Cli) -> None:
