@@ -15,7 +15,9 @@
 - ``run``: ``dialer campaign run`` over the million-contact list for
   ``RUN_SECONDS``: its RSS every second (steady means flat);
 - ``report``: how long ``campaign report --json`` / ``--csv`` take to print
-  their first line on that campaign.
+  their first line on that campaign;
+- ``invalid``: ``contacts import --strict`` of ``rows`` invalid rows: exit code,
+  time, peak RSS, and that no list was published.
 
 Needs the sandbox Asterisk (scripts/asterisk-sandbox start); run it under the
 sandbox lock so other tests do not distort the figures. Prints a table.
@@ -24,6 +26,7 @@ sandbox lock so other tests do not distort the figures. Prints a table.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import statistics
@@ -324,12 +327,42 @@ def phase_report(ws: Workspace, table: list[tuple[str, str]]) -> None:
         table.append((f"campaign report {flag}", f"first line {first:.2f} s, all {whole:.1f} s"))
 
 
+def phase_invalid(ws: Workspace, rows: int, table: list[tuple[str, str]]) -> None:
+    """Bad input at scale: ``rows`` invalid rows, ``--strict``: a clear refusal, bounded
+    memory, nothing published."""
+    bad = ws.root / "invalid.csv"
+    with bad.open("w") as handle:
+        handle.write("id,phone\n")
+        handle.writelines(f"s{i},555-{i % 100:02d}\n" for i in range(rows))
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        dialer_command(ws, "contacts", "import", str(bad), "--list", "bad", "--strict"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    sampler = Sampler(proc.pid)
+    output = proc.communicate()[0].decode()
+    elapsed = time.perf_counter() - started
+    sampler.stop()
+    listed = json.loads(ws.ok("contacts", "lists", "--json"))
+    published = any(row.get("list") == "bad" for row in listed)
+    first = next((ln for ln in output.splitlines() if "invalid" in ln), output[:120])
+    table.append(
+        (
+            f"contacts import --strict, {rows:,} invalid rows",
+            f"exit {proc.returncode} in {elapsed:.1f} s; peak RSS {mb(sampler.main_kb)} "
+            f"(command), {mb(sampler.tree_kb)} (with workers); list published: "
+            f"{published}; says: {first.strip()[:100]}",
+        )
+    )
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     phases = (
         sys.argv[2].split(",")
         if len(sys.argv) > 2
-        else ["import", "create", "revoke", "run", "report"]
+        else ["import", "create", "revoke", "run", "report", "invalid"]
     )
     box = ensure_sandbox()
     root = Path(tempfile.mkdtemp(prefix="dialer-scale-"))
@@ -344,6 +377,7 @@ def main() -> None:
         "revoke": lambda: phase_revoke(ws, export, table),
         "run": lambda: phase_run(ws, table),
         "report": lambda: phase_report(ws, table),
+        "invalid": lambda: phase_invalid(ws, rows, table),
     }
     for phase in phases:
         steps[phase]()

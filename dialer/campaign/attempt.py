@@ -60,6 +60,7 @@ from dialer.model.outcome import Outcome
 from dialer.settings import Settings
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient
+from dialer.telephony.dialout import originate_spec
 from dialer.telephony.outcomes import BAD_NUMBER_CAUSES
 
 log = structlog.get_logger("dialer.attempt")
@@ -247,7 +248,8 @@ class Attempts:
             segments=len(plan.segments),
             voicemail_segments=len(plan.voicemail),
             telemarketing=campaign.purpose is Purpose.TELEMARKETING,
-            dial_report=True,
+            # a direct originate has no DialerDial report (telephony/dialout.py)
+            dial_report=self.settings.asterisk.dial_via_dialplan,
             originate_wait=ring + ORIGINATE_GRACE_S,
             max_call=float(engine.max_call_seconds),
             segment_kinds=tuple(plan.kinds),
@@ -272,29 +274,28 @@ class Attempts:
         events = self.ami.calls.register(call_id)
         events.listener = lambda name, msg: call.on_ami_event(name, msg, events)
         try:
-            dial = asterisk.dial_string.format(
-                e164=contact.number, digits=contact.number.lstrip("+")
+            spec = originate_spec(
+                asterisk,
+                number=contact.number,
+                call_id=call_id,
+                agi_url=self.settings.agi_url,
+                extra={
+                    "DIALER_AMD": (
+                        "yes" if self.settings.engine.answering_machine_detection else "no"
+                    )
+                },
             )
-            ring = asterisk.ring_timeout
             call.feed(OriginateSent())
             try:
                 result = await self.ami.originate(
                     call_id=call_id,
-                    channel=f"Local/dial@{asterisk.originate_context}",
+                    channel=spec.channel,
                     context=asterisk.answered_context,
                     exten="s",
                     priority=1,
                     caller_id=f'"{self.settings.organisation.name}" <{campaign.caller_id}>',
-                    variables={
-                        "__CALL_ID": call_id,
-                        "__DIALER_DIAL": dial,
-                        "__DIALER_RING": str(ring),
-                        "__DIALER_AGI": self.settings.agi_url,
-                        "DIALER_AMD": (
-                            "yes" if self.settings.engine.answering_machine_detection else "no"
-                        ),
-                    },
-                    timeout_s=ring + 5,
+                    variables=spec.variables,
+                    timeout_s=spec.timeout_s,
                 )
             except AmiNotSentError as exc:
                 # nothing reached Asterisk: nobody was called, dial again next run

@@ -266,8 +266,9 @@ class CallPolicy:
     segments: int
     voicemail_segments: int = 0
     telemarketing: bool = False
-    #: the originate goes through [dialer-outbound], whose DialerDial report tells
-    #: failures apart; False for a direct originate (Reason + hangup cause only)
+    #: True: the originate goes through [dialer-outbound] (dial_via_dialplan),
+    #: whose DialerDial report tells failures apart; False for a direct
+    #: originate, the default (Reason + hangup cause only, telephony/dialout.py)
     dial_report: bool = True
     originate_wait: float = 45.0
     report_wait: float = 2.0

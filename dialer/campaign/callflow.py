@@ -118,7 +118,7 @@ from dialer.campaign.callevents import (
     Write,
 )
 from dialer.model.outcome import Outcome
-from dialer.telephony.outcomes import DialResult, classify_dial
+from dialer.telephony.outcomes import DialResult, classify_dial, implied_cause
 
 __all__ = ["TRANSITIONS", "CallFlow"]
 
@@ -300,18 +300,26 @@ class CallFlow:
             outcome, detail = Outcome.FAILED, "no-message"
         else:
             outcome, detail = self._dial_outcome()
+        cause = self.cause
+        if outcome is not Outcome.NOT_PLACED and not self.answered and not self.agi_seen:
+            # a ring timeout sends no cause: the one the result stands for, as the
+            # dialplan's report gives it (the same report, direct or through the hop)
+            cause = implied_cause(self._dial_result(), cause)
         return RecordOutcome(
             outcome=outcome,
             detail=detail,
             note=note,
             reason=self.reason,
             dial_status=self.dial_status,
-            cause=self.cause,
+            cause=cause,
             digits=self.digits,
         )
 
+    def _dial_result(self) -> DialResult:
+        return classify_dial(reason=self.reason, dial_status=self.dial_status, cause=self.cause)
+
     def _dial_outcome(self) -> tuple[Outcome, str]:
-        result = classify_dial(reason=self.reason, dial_status=self.dial_status, cause=self.cause)
+        result = self._dial_result()
         if result is DialResult.ANSWERED:
             return Outcome.FAILED, "no-message"
         return _DIAL_OUTCOMES[result], result.value

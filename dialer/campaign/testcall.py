@@ -5,8 +5,8 @@ rings a staff phone (``dialer staff-phone add``: never anyone else) with the
 message one contact of the campaign would hear: their language, their
 personalised fields, the campaign's caller ID, and with ``--voicemail`` the
 answering-machine version. It goes the way a real call goes: the campaign's
-play plan (``MessagePlanner.plan``), an Originate through
-``Local/dial@dialer-outbound`` into ``[dialer-answered]``, the FastAGI
+play plan (``MessagePlanner.plan``), the same Originate (telephony/dialout.py:
+the dial string directly, or the dialplan hop) into ``[dialer-answered]``, the FastAGI
 ``broadcast`` route, and the call's own state machine (``callflow``) deciding
 what a key means. ``--voicemail`` sets ``AMDSTATUS=MACHINE`` on the call, so
 the dialplan treats the staff phone as an answering machine (it waits for
@@ -64,6 +64,7 @@ from dialer.model.outcome import Outcome
 from dialer.recorder.callme import ami_client, staff_number
 from dialer.settings import Settings
 from dialer.store.store import Store
+from dialer.telephony.dialout import originate_spec
 from dialer.telephony.fastagi import FastAgiServer
 
 log = structlog.get_logger("dialer.testcall")
@@ -259,7 +260,7 @@ def _policy(settings: Settings, campaign: Campaign, plan: PlayPlan) -> CallPolic
         segments=len(plan.segments),
         voicemail_segments=len(plan.voicemail),
         telemarketing=campaign.purpose is Purpose.TELEMARKETING,
-        dial_report=True,
+        dial_report=settings.asterisk.dial_via_dialplan,
         originate_wait=settings.asterisk.ring_timeout + ORIGINATE_GRACE_S,
         max_call=float(settings.engine.max_call_seconds),
         segment_kinds=tuple(plan.kinds),
@@ -276,29 +277,26 @@ async def _call(
     registry.add(call)
     events = ami.calls.register(call.call_id)
     events.listener = lambda name, msg: call.on_ami_event(name, msg, events)
-    variables = {
-        "__CALL_ID": call.call_id,
-        "__DIALER_DIAL": asterisk.dial_string.format(e164=number, digits=number.lstrip("+")),
-        "__DIALER_RING": str(asterisk.ring_timeout),
-        "__DIALER_AGI": agi_url,
-        "DIALER_AMD": "no",
-    }
+    extra = {"DIALER_AMD": "no"}
     if voicemail:
         # what AMD() would have concluded: [dialer-answered] waits for the
         # greeting to end and hands the call over as a machine (voicemail version)
-        variables["AMDSTATUS"] = "MACHINE"
+        extra["AMDSTATUS"] = "MACHINE"
+    spec = originate_spec(
+        asterisk, number=number, call_id=call.call_id, agi_url=agi_url, extra=extra
+    )
     try:
         call.feed(OriginateSent())
         try:
             result = await ami.originate(
                 call_id=call.call_id,
-                channel=f"Local/dial@{asterisk.originate_context}",
+                channel=spec.channel,
                 context=asterisk.answered_context,
                 exten="s",
                 priority=1,
                 caller_id=f'"{settings.organisation.name}" <{call.campaign.caller_id}>',
-                variables=variables,
-                timeout_s=asterisk.ring_timeout + 5,
+                variables=spec.variables,
+                timeout_s=spec.timeout_s,
             )
         except AmiNotSentError:
             call.feed(NotSent())

@@ -4,9 +4,10 @@ Only a staff phone (``dialer staff-phone add``) can be called, so the feature
 never rings a stranger. This command runs its own small FastAGI server on a
 free port (a running ``dialer serve`` keeps the configured one) and tells
 Asterisk where it is through the call's ``DIALER_AGI`` variable; the call
-takes the campaigns' outbound path (``Local/dial@dialer-outbound``, so the
-dialplan's DialerDial report tells why a phone did not answer) and, once
-answered, ``[dialer-record]``'s ``callback`` extension.
+takes the campaigns' outbound path (telephony/dialout.py: the dial string
+directly, or the dialplan hop) and, once answered, ``[dialer-record]``'s
+``callback`` extension. Why a phone did not answer comes from what Asterisk
+said (telephony/outcomes.py).
 
 A call that is not answered, or that ends before the caller pressed 1, saves
 nothing and raises ``StaffCallError`` with the reason; every call is audited
@@ -29,7 +30,9 @@ from dialer.recorder.route import CallMeRequest, Recorder, record_route
 from dialer.settings import Settings
 from dialer.store.store import Store
 from dialer.telephony.ami import AmiClient, OriginateResult
+from dialer.telephony.dialout import originate_spec
 from dialer.telephony.fastagi import FastAgiServer
+from dialer.telephony.outcomes import DialResult, classify_dial
 from dialer.usecases.recordings import check_name
 
 log = structlog.get_logger("dialer.recorder")
@@ -41,11 +44,15 @@ MAX_CALL_SECONDS = 20 * 60
 #: after the phone hung up, how long the route may take to finish its last step
 ROUTE_GRACE_SECONDS = 10.0
 
-_NOT_ANSWERED = {
-    1: "hung up before answering",
-    3: "not answered",
-    5: "busy",
-    8: "congestion on the line",
+#: what staff read when the phone did not answer (telephony/outcomes.py)
+_WHY = {
+    DialResult.BUSY: "busy",
+    DialResult.REJECTED: "busy",
+    DialResult.NO_ANSWER: "not answered",
+    DialResult.CANCELLED: "hung up before answering",
+    DialResult.CONGESTION: "not reachable (CONGESTION)",
+    DialResult.UNAVAILABLE: "not reachable (CHANUNAVAIL)",
+    DialResult.UNALLOCATED: "not reachable (not a working number)",
 }
 
 
@@ -71,18 +78,6 @@ async def staff_number(settings: Settings, store: Store, text: str) -> str:
             field="number",
         )
     return number
-
-
-def outbound_variables(
-    settings: Settings, call_id: str, number: str, agi_url: str
-) -> dict[str, str]:
-    a = settings.asterisk
-    return {
-        "__CALL_ID": call_id,
-        "__DIALER_DIAL": a.dial_string.format(e164=number, digits=number.lstrip("+")),
-        "__DIALER_RING": str(a.ring_timeout),
-        "__DIALER_AGI": agi_url,
-    }
 
 
 def caller_id(settings: Settings) -> str:
@@ -115,18 +110,18 @@ async def record_by_phone(
     async with server, ami_client(settings) as ami:
         host = settings.agi.advertise.rsplit(":", 1)[0] or settings.agi.host
         agi_url = f"agi://{host}:{server.bound_port}"
-        ring = settings.asterisk.ring_timeout
+        spec = originate_spec(settings.asterisk, number=number, call_id=call_id, agi_url=agi_url)
         log.info("calling staff phone to record", number=masked, recording=name)
         try:
             answer = await ami.originate(
                 call_id,
-                f"Local/dial@{settings.asterisk.originate_context}",
+                spec.channel,
                 RECORD_CONTEXT,
                 CALLBACK_EXTEN,
                 1,
                 caller_id(settings),
-                outbound_variables(settings, call_id, number, agi_url),
-                timeout_s=ring + 5,
+                spec.variables,
+                timeout_s=spec.timeout_s,
             )
             if not answer.answered:
                 why = await _why_not_answered(ami, call_id, answer)
@@ -142,18 +137,20 @@ async def record_by_phone(
 
 
 async def _why_not_answered(ami: AmiClient, call_id: str, answer: OriginateResult) -> str:
+    """Why the phone did not answer, from the dial report (hop) or the channel's
+    hangup cause (direct), with the OriginateResponse ``Reason`` last."""
     events = ami.calls.get(call_id)
+    status, cause = None, None
     if events is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(events.dial_reported.wait(), 3.0)
-        status = (events.dial_status or "").upper()
-        if status == "BUSY":
-            return "busy"
-        if status == "NOANSWER":
-            return "not answered"
-        if status in ("CHANUNAVAIL", "CONGESTION"):
-            return f"not reachable ({status})"
-    return _NOT_ANSWERED.get(answer.reason or 0, f"not answered ({answer.response})")
+        # the hop's DialerDial report, or the direct channel's Hangup: whichever comes
+        waits = [asyncio.ensure_future(events.dial_reported.wait())]
+        waits.append(asyncio.ensure_future(events.finished.wait()))
+        await asyncio.wait(waits, timeout=3.0, return_when="FIRST_COMPLETED")
+        for wait in waits:
+            wait.cancel()
+        status, cause = events.dial_status, events.hangup_cause()
+    result = classify_dial(reason=answer.reason, dial_status=status, cause=cause)
+    return _WHY.get(result, f"not answered ({answer.response})")
 
 
 async def _wait_for_result(ami: AmiClient, call_id: str, request: CallMeRequest) -> RecordResult:

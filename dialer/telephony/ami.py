@@ -15,9 +15,11 @@ facts") says it gets wrong for an engine:
   ``ChannelId`` we assign (the call id) and the ``-2`` id of the Local
   channel's second half.
 
-Channel ids of one call (Local/dial@dialer-outbound, see extensions.conf):
-``<call_id>`` is ";1" (runs [dialer-answered] and the AGI), ``<call_id>-2`` is
-";2" (runs Dial()), and the callee's channel has Linkedid ``<call_id>``.
+Channel ids of one call (telephony/dialout.py, extensions.conf): originated
+directly, the callee's channel is ``<call_id>`` (a Local dial string's ";2" is
+``<call_id>-2``). Through the hop (Local/dial@dialer-outbound) ``<call_id>`` is
+";1" (runs [dialer-answered] and the AGI), ``<call_id>-2`` is ";2" (runs
+Dial()), and the callee's channel has Linkedid ``<call_id>``.
 """
 
 from __future__ import annotations
@@ -591,6 +593,9 @@ class AmiClient:
                 )
         if any(ch in caller_id for ch in "\r\n"):
             raise TelephonyError("caller ID contains a line break")
+        if any(ch in channel for ch in "\r\n"):
+            # the dial string is the Channel header itself (direct originate)
+            raise TelephonyError("the channel to originate contains a line break")
         events = self.calls.register(call_id)
         action: dict[str, str | list[str]] = {
             "Action": "Originate",

@@ -59,6 +59,7 @@ __all__ = [
     "DialResult",
     "Reason",
     "classify_dial",
+    "implied_cause",
     "parse_cause",
 ]
 
@@ -146,3 +147,17 @@ def classify_dial(
     if reason == Reason.REQUEST_FAILED:
         return DialResult.REQUEST_FAILED
     return DialResult.UNKNOWN
+
+
+#: the Q.850 cause a result stands for when Asterisk sent none (a ring timeout
+#: leaves ``${HANGUPCAUSE}`` at 0): what [dialer-report] in extensions.conf
+#: derives from ``${DIALSTATUS}``, so reports read the same however the call
+#: was originated
+_IMPLIED_CAUSES = {DialResult.BUSY: 17, DialResult.NO_ANSWER: 19, DialResult.CONGESTION: 34}
+
+
+def implied_cause(result: DialResult, cause: int | None) -> int | None:
+    """``cause`` if Asterisk gave one, else the cause ``result`` stands for (or None)."""
+    if cause:
+        return cause
+    return _IMPLIED_CAUSES.get(result)

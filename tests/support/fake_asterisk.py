@@ -67,6 +67,8 @@ class CallRecord:
     played: list[str] = field(default_factory=list)
     agi_commands: list[str] = field(default_factory=list)
     hung_up_by: str = ""
+    #: the Originate's Channel header (the dial string, or the dialplan hop)
+    originated: str = ""
 
 
 class _AgiLeg:
@@ -147,11 +149,17 @@ class _Call:
         self.action_id = action["ActionID"][0]
         self.call_id = action["ChannelId"][0]
         variables = dict(v.split("=", 1) for v in action.get("Variable", []))
-        self.agi_url = variables.get("__DIALER_AGI", "")
-        dial = variables.get("__DIALER_DIAL", "")
+        #: the dialplan hop (dial_via_dialplan) names the callee in __DIALER_DIAL and
+        #: reports DialerDial; a direct originate puts the dial string in Channel
+        self.hop = "__DIALER_DIAL" in variables
+        self.agi_url = variables.get("__DIALER_AGI") or variables.get("DIALER_AGI", "")
+        dial = variables["__DIALER_DIAL"] if self.hop else action.get("Channel", [""])[0]
+        self.dial = dial
         self.number = dial.split("/", 1)[-1].split("@", 1)[0]
         self.phone = phone
-        self.record = CallRecord(self.call_id, self.number)
+        self.record = CallRecord(
+            self.call_id, self.number, originated=action.get("Channel", [""])[0]
+        )
         self.over = False
         self.agi: _AgiLeg | None = None
         self.tasks: list[asyncio.Task[None]] = []
@@ -159,6 +167,8 @@ class _Call:
     @property
     def channel(self) -> str:
         """The name Asterisk gives the call's channel (and AMI reports)."""
+        if not self.hop:
+            return f"{self.dial.split('@', 1)[0]}-{self.call_id[:8]}"
         return f"Local/dial@dialer-outbound-{self.call_id[:8]};1"
 
     async def run(self) -> None:
@@ -169,20 +179,24 @@ class _Call:
             return
         if not self.phone.answer:
             status, cause = self.phone.failure
-            self.fake.event(
-                "UserEvent",
-                UserEvent="DialerDial",
-                CallId=self.call_id,
-                Status=status,
-                Cause=str(cause),
-            )
+            if self.hop:
+                self.fake.event(
+                    "UserEvent",
+                    UserEvent="DialerDial",
+                    CallId=self.call_id,
+                    Status=status,
+                    Cause=str(cause),
+                )
             self._hangup_events(cause)
             self.over = True
+            # Originate of a Local channel: Reason 0 for every failure; originated
+            # directly, a ring timeout is Reason 3 (DESIGN.md, measured)
+            reason = "3" if not self.hop and status == "NOANSWER" else "0"
             self.fake.event(
                 "OriginateResponse",
                 ActionID=self.action_id,
                 Response="Failure",
-                Reason="0",
+                Reason=reason,
                 Uniqueid=self.call_id,
             )
             return
@@ -266,7 +280,7 @@ class _Call:
 
     def _after_hangup(self, cause: int) -> None:
         self._hangup_events(cause)
-        if self.record.answered:
+        if self.record.answered and self.hop:
             self.fake.event(
                 "UserEvent",
                 UserEvent="DialerDial",
@@ -276,12 +290,14 @@ class _Call:
             )
 
     def _hangup_events(self, cause: int) -> None:
-        for uniqueid in (f"{self.call_id}-2", self.call_id):
+        # the hop: both halves of the Local channel; direct: the callee's one channel
+        legs = ((f"{self.call_id}-2", ";2"), (self.call_id, ";1")) if self.hop else ()
+        for uniqueid, half in legs or ((self.call_id, ""),):
             self.fake.event(
                 "Hangup",
                 Uniqueid=uniqueid,
                 Linkedid=self.call_id,
-                Channel=f"Local/dial@dialer-outbound;{uniqueid[-1]}",
+                Channel=self.channel[:-2] + half if half else self.channel,
                 Cause=str(cause),
                 **{"Cause-txt": "Normal Clearing"},
             )

@@ -127,6 +127,7 @@ def make_workspace(
     extra: str = "",
     org: str = "Springfield Public Schools",
     approval: str = "none",
+    dial_via_dialplan: bool = False,
 ) -> Workspace:
     """``approval``: ``[campaigns] approval``; "none" so that tests about calls need
     no second operator (tests of approval itself pass the product default)."""
@@ -144,6 +145,7 @@ ami_port = {getattr(sandbox, "ami_port", 5038)}
 ami_secret_file = "{sandbox.ami_secret_file}"
 dial_string = "{sandbox.dial_string}"
 ring_timeout = {ring_timeout}
+dial_via_dialplan = {"true" if dial_via_dialplan else "false"}
 
 [agi]
 port = {free_port()}

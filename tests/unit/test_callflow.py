@@ -255,7 +255,7 @@ def test_unanswered_waits_for_the_report_then_gives_up() -> None:
 
 
 def test_direct_originate_uses_reason_and_the_hangup_cause() -> None:
-    """A future direct-originate mode: no DialerDial report, Reason + Hangup cause."""
+    """The direct originate (the default): no DialerDial report, Reason + Hangup cause."""
     shell = Shell(CallPolicy(segments=3, dial_report=False))
     shell.feed(OriginateSent(), OriginateResponse(False, 5))
     assert shell.outcome is None
@@ -264,6 +264,46 @@ def test_direct_originate_uses_reason_and_the_hangup_cause() -> None:
     shell2 = Shell(CallPolicy(segments=3, dial_report=False))
     shell2.feed(OriginateSent(), Hangup(1), OriginateResponse(False, 0))
     assert (shell2.outcome, shell2.of(RecordOutcome)[0].detail) == (Outcome.FAILED, "unallocated")  # type: ignore[attr-defined]
+
+
+#: what a direct originate reports (OriginateResponse Reason, the channel's Hangup
+#: cause) -> the outcome, detail and cause the report shows (as through the hop)
+DIRECT = [
+    (0, 17, Outcome.BUSY, "busy", 17),  # SIP 486, Hangup(17)
+    (5, 0, Outcome.BUSY, "busy", 17),  # in-band Busy(): no cause
+    (0, 21, Outcome.BUSY, "rejected", 21),  # SIP 603 Decline
+    (3, 19, Outcome.NO_ANSWER, "no-answer", 19),
+    (3, 0, Outcome.NO_ANSWER, "no-answer", 19),  # ring timeout, HANGUPCAUSE 0
+    (3, 16, Outcome.NO_ANSWER, "no-answer", 16),
+    (0, 1, Outcome.FAILED, "unallocated", 1),
+    (0, 34, Outcome.FAILED, "congestion", 34),
+    (8, 0, Outcome.FAILED, "congestion", 34),
+    (0, 0, Outcome.FAILED, "request-failed", None),
+]
+
+
+@pytest.mark.parametrize(("reason", "cause", "outcome", "detail", "shown"), DIRECT)
+@pytest.mark.parametrize("hangup_first", [False, True])
+def test_direct_originate_matrix(
+    reason: int, cause: int, outcome: Outcome, detail: str, shown: int | None, hangup_first: bool
+) -> None:
+    shell = Shell(CallPolicy(segments=3, dial_report=False))
+    response = OriginateResponse(False, reason)
+    shell.feed(OriginateSent())
+    shell.feed(*((Hangup(cause), response) if hangup_first else (response, Hangup(cause))))
+    record = shell.of(RecordOutcome)[0]
+    assert (record.outcome, record.detail, record.cause) == (outcome, detail, shown)  # type: ignore[attr-defined]
+    assert shell.outcome is outcome
+
+
+def test_direct_originate_without_a_hangup_event_ends_on_the_report_timer() -> None:
+    """A channel that was never created (no Hangup will come): bounded by a timer."""
+    shell = Shell(CallPolicy(segments=3, dial_report=False))
+    shell.feed(OriginateSent(), OriginateResponse(False, 0))
+    assert StartTimer(Timer.REPORT, POLICY.report_wait) in shell.commands
+    assert shell.outcome is None
+    shell.feed(Timeout(Timer.REPORT))
+    assert shell.outcome is Outcome.FAILED
 
 
 def test_answered_without_a_message_is_failed_no_message() -> None:

@@ -62,16 +62,35 @@ def _number(serial: int, phone: int) -> str:
     return sample_number(daytime_prefix(), serial, phone)
 
 
+@pytest.mark.parametrize("via_dialplan", [False, True], ids=["direct", "dialplan-hop"])
 def test_every_kind_of_call_through_the_fake(
-    tmp_path: Path, fake: FakeAsterisk, phones: dict[str, Phone]
+    tmp_path: Path, fake: FakeAsterisk, phones: dict[str, Phone], via_dialplan: bool
 ) -> None:
     listener, busy, presser = _number(1, 2), _number(2, 3), _number(3, 1)
+    noanswer = _number(4, 4)
     phones[busy.lstrip("+")] = Phone(answer=False, failure=("BUSY", 17))
+    phones[noanswer.lstrip("+")] = Phone(answer=False, failure=("NOANSWER", 19))
     phones[presser.lstrip("+")] = Phone(keys=(Key(0.1, "9"),))
-    ws = _workspace(tmp_path, fake)
-    ws.school_campaign({"listener": listener, "busy": busy, "presser": presser})
+    ws = _workspace(tmp_path, fake, dial_via_dialplan=via_dialplan)
+    contacts = {"listener": listener, "busy": busy, "noanswer": noanswer, "presser": presser}
+    ws.school_campaign(contacts)
     report = _run(ws)
-    assert _outcomes(report) == {"listener": "completed", "busy": "busy", "presser": "opted-out"}
+    assert _outcomes(report) == {
+        "listener": "completed",
+        "busy": "busy",
+        "noanswer": "no-answer",
+        "presser": "opted-out",
+    }
+    rows = {c["contact"]: c for c in report["per_contact"]}  # type: ignore[attr-defined]
+    assert (rows["busy"]["hangup_cause"], rows["noanswer"]["hangup_cause"]) == (17, 19)
+    # the Originate named the callee's channel itself, or the dialplan hop
+    hop = "Local/dial@dialer-outbound"
+    expected = (
+        {hop}
+        if via_dialplan
+        else {f"Local/{n.lstrip('+')}@sandbox-phones" for n in contacts.values()}
+    )
+    assert {c.originated for c in fake.calls} == expected
     heard = next(c for c in fake.calls if c.number == listener.lstrip("+"))
     assert heard.hung_up_by == "engine"  # after the message and the listening time
     assert any("confirmation" in a for a in _agi_plays(fake, presser))
