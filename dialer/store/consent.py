@@ -295,7 +295,7 @@ class ConsentStore(ListStore):
         now = self.clock()
         received = received_at or now
         number_hash = self.sealer.index(number)
-        async with self.db.transaction(durable=True, wait_s=wait_s) as conn:
+        async with self.db.transaction(durable=True, wait_s=wait_s, urgent=True) as conn:
             revocation_id = await self._insert_revocation(
                 conn,
                 number_hash,
@@ -367,7 +367,7 @@ class ConsentStore(ListStore):
         """
         now = self.clock()
         added = 0
-        async with self.db.transaction(durable=True, wait_s=wait_s) as conn:
+        async with self.db.transaction(durable=True, wait_s=wait_s, urgent=True) as conn:
             for entry in entries:
                 async with conn.execute(
                     "SELECT 1 FROM revocations WHERE number_hash = ? AND received_at = ? "

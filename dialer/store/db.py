@@ -26,6 +26,7 @@ import aiosqlite
 from dialer.errors import StoreError
 from dialer.store.migrations import LATEST_VERSION, MIGRATIONS
 from dialer.store.writegate import WriterGate
+from dialer.store.writelock import WriteLock
 
 #: a writer waits this long for another (a 1M-row consent import holds the lock
 #: for about 25 s; the hotline and keypad revocations must outlast it, C5)
@@ -69,7 +70,8 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self._write_lock = asyncio.Lock()
+        #: revocations go first (writelock.py)
+        self._write_lock = WriteLock()
         #: writers of every process queue here, not in SQLite's busy handler (issue 11)
         self.gate = WriterGate(path)
         self._reader: sqlite3.Connection | None = None
@@ -186,7 +188,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(
-        self, *, durable: bool = False, wait_s: float | None = None
+        self, *, durable: bool = False, wait_s: float | None = None, urgent: bool = False
     ) -> AsyncIterator[aiosqlite.Connection]:
         """One write transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``).
 
@@ -196,13 +198,15 @@ class Database:
         ``wait_s``: give up (StoreError) after this long waiting for this
         process's other writers and for other processes' locks, instead of the
         30 s ``BUSY_TIMEOUT_MS`` (a caller is waiting on the line).
+        ``urgent``: served before this process's other waiting writers (a
+        revocation, issue 11 item 4: writelock.py).
         """
         started = time.perf_counter()
         if wait_s is None:
-            await self._write_lock.acquire()
+            await self._write_lock.acquire(urgent=urgent)
         else:
             try:
-                await asyncio.wait_for(self._write_lock.acquire(), max(wait_s, 0.001))
+                await asyncio.wait_for(self._write_lock.acquire(urgent=urgent), max(wait_s, 0.001))
             except TimeoutError:
                 raise StoreError(
                     f"cannot start a transaction on {self.path}: another write in this "
