@@ -278,6 +278,7 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert "'+1******0111" in csv_text and "2125550111" not in csv_text  # masked, no formula
     page.goto(f"{url}/compliance")
     assert page.locator(".verdict").inner_text().startswith("No violations found")
+    assert "hotline opt-outs without a verified caller ID" in page.content()  # issue 8 item 7
     figures = page.locator("table.requirements").inner_text()
     assert "None" not in figures and "{'" not in figures and "_" not in figures  # words
     shots(page, "compliance")
