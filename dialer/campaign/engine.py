@@ -2,7 +2,8 @@
 
 ``Engine`` is what ``dialer campaign run`` and ``dialer serve`` start. Start-up
 fails fast and clearly (AMI unreachable or refusing our login, FastAGI port in
-use) before a single call is gated or placed.
+use) before a single call is gated or placed, then closes what a dead engine
+left in flight (campaign/recovery.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dialer.campaign.broadcast import CallRegistry, broadcast_route
 from dialer.campaign.callevents import Interrupt, InterruptKind
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.progress import ProgressWriter
+from dialer.campaign.recovery import Recovered, recover
 from dialer.campaign.runner import CampaignRunner, Progress, RunSummary
 from dialer.errors import TelephonyError
 from dialer.recorder.route import Recorder, record_route
@@ -55,6 +57,8 @@ class Engine:
         #: shared by every campaign this engine runs (serve may run several)
         self.progress = ProgressWriter(store)
         self.locks = NumberLocks()
+        #: what the start-up recovery closed (campaign/recovery.py)
+        self.recovered = Recovered()
 
     def _pbx_lost(self, reason: str) -> None:
         """AMI is gone: every call in flight died with Asterisk, or cannot be watched.
@@ -75,7 +79,11 @@ class Engine:
         await self.agi.start()
         try:
             await self.ami.connect()
+            # issue 13: calls a dead engine left in flight are hung up on Asterisk and
+            # closed by how far they got, before this engine dials anything
+            self.recovered = await recover(self.store, self.ami.hangup_call)
         except BaseException:
+            await self.ami.close()
             await self.agi.stop()
             raise
         log.info(

@@ -19,7 +19,7 @@ from typing import Any
 from dialer.masking import mask_number, mask_text
 from dialer.model.campaign import AttemptRow, Campaign
 from dialer.model.contact import Contact
-from dialer.model.outcome import Outcome
+from dialer.model.outcome import INTERRUPTED_OUTCOMES, Outcome
 from dialer.store.store import Store
 
 #: contacts per page of a streamed report
@@ -77,15 +77,18 @@ def contact_row(
     totals.language_fallbacks += fallback
     # a district's id column may itself be a phone number: masked like one (C18)
     shown = (lambda text: text) if reveal else mask_text
+    detail = latest.detail if latest and not latest.allowed else (latest.note if latest else "")
+    cut = [a.outcome.value for a in history[:-1] if a.outcome in INTERRUPTED_OUTCOMES]
+    if cut:
+        # issue 13: staff see that an earlier call was cut short and dialled again
+        detail = "; ".join(p for p in (detail, f"dialled again after {', '.join(cut)}") if p)
     return {
         "contact": shown(contact.external_id),
         "number": contact.number if reveal else mask_number(contact.number),
         "outcome": outcome,
         "attempts": placed,
         "gate": latest.reason if latest else "",
-        "detail": shown(
-            latest.detail if latest and not latest.allowed else (latest.note if latest else "")
-        ),
+        "detail": shown(detail),
         "language": language or contact.language,
         "language_fallback": fallback,
         "hangup_cause": latest.hangup_cause if latest else None,

@@ -34,6 +34,7 @@ from dialer.campaign.broadcast import CallRegistry
 from dialer.campaign.callevents import Interrupt, InterruptKind
 from dialer.campaign.personal import campaign_template
 from dialer.campaign.progress import ProgressWriter
+from dialer.campaign.recovery import recover
 from dialer.campaign.scheduler import Planned, next_step, plan
 from dialer.consent.model import CampaignRules, Reason
 from dialer.consent.rules import check_can_start, effective_window
@@ -109,7 +110,11 @@ class CampaignRunner:
         await require_approval(self.store, self.settings, campaign)  # second operator
         template = campaign_template(campaign.message)
         summary = RunSummary(campaign.name)
-        summary.interrupted_before = await self.store.campaigns.interrupt_unfinished(campaign.id)
+        # the engine recovered every campaign at its start; this closes what an earlier
+        # run of this campaign in the same engine could not (calls given up on when
+        # Asterisk went away), so they are not left in flight for ever
+        recovered = await recover(self.store, self.ami.hangup_call, campaign_id=campaign.id)
+        summary.interrupted_before = recovered.calls
         contacts = {
             c.id: c for c in await self.store.contacts.version_contacts(campaign.version_id)
         }
@@ -125,6 +130,7 @@ class CampaignRunner:
             max_attempts=campaign.max_attempts,
             retry_delay=retry_delay,
             now=self.store.clock(),
+            retry_interrupted=campaign.retry_interrupted,
         )
         self.progress({"event": "start", "campaign": name, "pending": len(queue)})
         active: set[asyncio.Task[AttemptResult]] = set()
@@ -244,6 +250,7 @@ class CampaignRunner:
             max_attempts=campaign.max_attempts,
             retry_delay=retry_delay,
             now=now,
+            retry_interrupted=campaign.retry_interrupted,
         )
         if step is not None and step.attempt_no > item.attempt_no:
             queue.append(step)

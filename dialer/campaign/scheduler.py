@@ -11,12 +11,11 @@ no attempt yet                              dial now
 latest decision was *blocked* by the gate   gate again now (consent may have
   (or allowed, but never sent: not-placed)  changed; a block is not a call)
 completed / opted-out / wrong-number        done: never dialled again
-interrupted (engine died during the call)   done: never dialled again (no double
-                                            call; staff can start a new campaign)
-interrupted-by-shutdown / -by-pbx (the      dial again now, while the contact has
-  engine hung up, or Asterisk went away,    had at most ``retry_interrupted``
-  before the whole message; no 9/8)         such calls (default 1); these calls
-                                            do not count against max_attempts
+interrupted / -by-shutdown / -by-pbx (the   dial again now, while the contact has
+  engine died, was stopped, or Asterisk     had at most ``retry_interrupted``
+  went away after the answer, before the    such calls (the campaign's setting,
+  whole message; no 9/8: recovery.py)       default 1); these calls do not count
+                                            against max_attempts
 busy / no-answer / failed (not an           dial again at ended + retry_delay
   unallocated number), < max_attempts calls
 otherwise                                   done
@@ -30,15 +29,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from dialer.model.campaign import AttemptRow
-from dialer.model.outcome import Outcome
+from dialer.model.outcome import INTERRUPTED_OUTCOMES, Outcome
 from dialer.telephony.outcomes import BAD_NUMBER_CAUSES
 
-FINAL_OUTCOMES = frozenset(
-    {Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER, Outcome.INTERRUPTED}
-)
+FINAL_OUTCOMES = frozenset({Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER})
 RETRYABLE_OUTCOMES = frozenset({Outcome.BUSY, Outcome.NO_ANSWER, Outcome.FAILED})
-#: cut short by the engine itself: dialled again (contract 1 of the session)
-REDIALLED_INTERRUPTIONS = frozenset({Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX})
+#: cut short by the engine (crash, shutdown) or Asterisk after the answer, before the
+#: whole message: dialled again (issue 13; contract 1 of the session)
+REDIALLED_INTERRUPTIONS = INTERRUPTED_OUTCOMES
 #: how many calls cut short by the engine a contact may have before it is left alone
 DEFAULT_RETRY_INTERRUPTED = 1
 
@@ -87,6 +85,7 @@ def plan(
     max_attempts: int,
     retry_delay: dt.timedelta,
     now: dt.datetime,
+    retry_interrupted: int = DEFAULT_RETRY_INTERRUPTED,
 ) -> list[Planned]:
     """Planned attempts for a whole list, earliest first (list order breaks ties)."""
     by_contact: dict[int, list[AttemptRow]] = {}
@@ -100,6 +99,7 @@ def plan(
             max_attempts=max_attempts,
             retry_delay=retry_delay,
             now=now,
+            retry_interrupted=retry_interrupted,
         )
         if step is not None:
             planned.append(step)

@@ -33,7 +33,12 @@ from dialer.service.progress import CampaignProgress
 from dialer.settings import Settings
 from dialer.store.engine_lock import EngineLock
 from dialer.store.store import Store
-from dialer.usecases.campaigns import CampaignRequest, create_campaign, set_override
+from dialer.usecases.campaigns import (
+    CampaignRequest,
+    check_retry_interrupted,
+    create_campaign,
+    set_override,
+)
 
 app = typer.Typer(help="Create and run campaigns.", no_args_is_help=True)
 
@@ -57,6 +62,12 @@ def create(
     retry_delay: int = typer.Option(-1, help="Seconds between attempts"),
     residential_exemption: bool = typer.Option(
         False, help="Informational calls without consent, capped 3 per 30 days (C13)"
+    ),
+    retry_interrupted: int = typer.Option(
+        1,
+        "--retry-interrupted",
+        help="0, 1 or 2: times a call cut short after the answer (engine crash, shutdown, "
+        "Asterisk lost) is dialled again",
     ),
     operator_name: str = typer.Option(
         "", "--operator", help="Who creates it (default: your login name); audited"
@@ -83,6 +94,7 @@ def create(
             max_attempts=max_attempts,
             retry_delay=retry_delay,
             residential_exemption=residential_exemption,
+            retry_interrupted=retry_interrupted,
         )
         async with open_store(cfg, write=True) as store:
             await create_campaign(
@@ -119,6 +131,12 @@ def run(
     wait_for_window: bool = typer.Option(
         False, help="Wait for callees whose local calling window is closed (C12)"
     ),
+    retry_interrupted: int | None = typer.Option(
+        None,
+        "--retry-interrupted",
+        help="0, 1 or 2: times a call cut short after the answer (engine crash, shutdown, "
+        "Asterisk lost) is dialled again; kept with the campaign (default 1)",
+    ),
 ) -> None:
     """Run a campaign in the foreground with a live view; ends when every contact is done.
 
@@ -129,15 +147,23 @@ def run(
     """
 
     async def body() -> None:
+        if retry_interrupted is not None:
+            check_retry_interrupted(retry_interrupted)  # before anything is touched
         cfg = settings(json_logs_off_terminal=True)
         # contract 3: one engine per store; refuses while 'dialer serve' runs
         with EngineLock(cfg.store.path, "campaign run"):
-            await _run_foreground(cfg, name, json_out, wait_for_window)
+            await _run_foreground(cfg, name, json_out, wait_for_window, retry_interrupted)
 
     run_async(body)
 
 
-async def _run_foreground(cfg: Settings, name: str, json_out: bool, wait_for_window: bool) -> None:
+async def _run_foreground(
+    cfg: Settings,
+    name: str,
+    json_out: bool,
+    wait_for_window: bool,
+    retry_interrupted: int | None = None,
+) -> None:
     progress = CampaignProgress(name)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -146,7 +172,12 @@ async def _run_foreground(cfg: Settings, name: str, json_out: bool, wait_for_win
     async with open_store(cfg, dial=True) as store:
         # issue 14: refused before Asterisk is even contacted (the runner checks again)
         await require_approval(store, cfg, await store.campaigns.get(name))
+        if retry_interrupted is not None:
+            await store.campaigns.set_retry_interrupted(name, retry_interrupted, operator())
         async with Engine(cfg, store) as engine:
+            if engine.recovered.calls:
+                # what a crash left behind, closed before anything was dialled
+                err_console.print(engine.recovered.message())
             await control.begin_foreground_run(store, name, by=operator())
             stop = asyncio.Event()
             # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too

@@ -58,6 +58,9 @@ class Campaign:
     override_by: str | None = None
     #: the list version the campaign pinned when it was created (issue 11)
     version_id: int = 0
+    #: issue 13: calls cut short after the answer (crash, shutdown, Asterisk lost)
+    #: dialled again this many times per contact
+    retry_interrupted: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class NewCampaign:
     residential_exemption: bool = False
     #: the list version to call (issue 11); 0: the list's published version now
     version_id: int = 0
+    retry_interrupted: int = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,25 @@ class AttemptRow:
     answered: bool = False
     segment_reached: int | None = None
     completed: bool = False
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """An attempt a dead engine left open, with what the store knows of it."""
+
+    call_id: str
+    campaign_id: int
+    #: None when the campaign row is gone
+    campaign: str | None
+    #: the campaign's lifecycle state ("cancelled" ...); None when the row is gone
+    campaign_state: str | None
+    contact_id: int
+    answered: bool
+    segment_reached: int | None
+    completed: bool
+    digits: str
+    #: a keypad revocation for this very call is committed
+    revoked: bool
 
 
 @dataclass

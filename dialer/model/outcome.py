@@ -20,7 +20,9 @@ class Outcome(StrEnum):
     NO_ANSWER = "no-answer"
     FAILED = "failed"
     BLOCKED = "blocked"
-    #: the engine died (crash, kill -9) while the call was up; closed at the next start
+    #: the engine died (crash, kill -9) after the answer, before the whole message and
+    #: with no 9/8; closed at the next start (campaign/recovery.py) and dialled again
+    #: like ``interrupted-by-shutdown``
     INTERRUPTED = "interrupted"
     #: the engine was stopped (SIGTERM/SIGINT) and hung up a call still in progress
     #: after the drain period: retried once unless the callee heard the whole

@@ -1,25 +1,34 @@
 """Campaigns and their attempts (C1, C2, C6).
 
 An attempt row is written, and committed, *before* the originate is sent: if
-the engine dies mid-call the row is there, and the next run marks it
-``interrupted`` instead of dialling the number again (no double call).
+the engine dies mid-call the row is there, and the next engine closes it by
+how far the call got (dialer/campaign/recovery.py) before it dials anything.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import aiosqlite
 
 from dialer.consent.crypto import Sealer
-from dialer.consent.model import CampaignRules, Decision, EmergencyCategory, NumberFacts, Purpose
+from dialer.consent.model import (
+    CampaignRules,
+    Decision,
+    EmergencyCategory,
+    NumberFacts,
+    Purpose,
+    RevocationChannel,
+)
 from dialer.errors import InputError, NotFoundError
 from dialer.model.campaign import (
     AttemptRow,
     Campaign,
     DialFacts,
+    InFlight,
     MessageSpec,
     NewCampaign,
     ProgressMarks,
@@ -58,7 +67,8 @@ class CampaignStore:
                 "INSERT INTO campaigns (id, name, purpose, list_id, message, caller_id_hash, "
                 "caller_id_sealed, category, authorized_by, window_start, window_end, "
                 "max_attempts, retry_delay, residential_exemption, created_at, created_by, "
-                "version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "version_id, retry_interrupted) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     campaign_id,
                     spec.name,
@@ -82,6 +92,7 @@ class CampaignStore:
                     ts(now),
                     operator,
                     version_id,
+                    spec.retry_interrupted,
                 ),
             )
             # C1: purpose, and for emergencies category and authorizer, are audited
@@ -141,7 +152,8 @@ class CampaignStore:
         row = await self.db.fetchone(
             "SELECT c.id, c.name, c.purpose, c.list_id, l.name, c.message, c.caller_id_sealed, "
             "c.window_start, c.window_end, c.max_attempts, c.retry_delay, c.category, "
-            "c.authorized_by, c.residential_exemption, o.operator, c.version_id "
+            "c.authorized_by, c.residential_exemption, o.operator, c.version_id, "
+            "c.retry_interrupted "
             "FROM campaigns c JOIN contact_lists l ON l.id = c.list_id "
             "LEFT JOIN campaign_overrides o ON o.campaign_id = c.id WHERE c.name = ?",
             (name,),
@@ -168,7 +180,31 @@ class CampaignStore:
             residential_exemption=bool(row[13]),
             override_by=row[14],
             version_id=int(row[15]),
+            retry_interrupted=int(row[16]),
         )
+
+    async def set_retry_interrupted(self, name: str, times: int, operator: str) -> None:
+        """Issue 13: how often a call cut short after the answer is dialled again (audited)."""
+        campaign = await self.get(name)
+        if campaign.retry_interrupted == times:
+            return
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE campaigns SET retry_interrupted = ? WHERE id = ?", (times, campaign.id)
+            )
+            await audit.append(
+                conn,
+                self.sealer,
+                "campaign-retry-interrupted",
+                {
+                    "campaign": name,
+                    "from": campaign.retry_interrupted,
+                    "to": times,
+                    "by": operator,
+                },
+                now,
+            )
 
     async def names(self) -> list[tuple[str, str]]:
         rows = await self.db.fetchall("SELECT name, purpose FROM campaigns ORDER BY id")
@@ -470,20 +506,64 @@ class CampaignStore:
                 ),
             )
 
-    async def interrupt_unfinished(self, campaign_id: int) -> int:
-        """After a crash: calls left dialing/answered are closed, never redialled."""
+    async def in_flight(self, campaign_id: int | None = None) -> list[InFlight]:
+        """Attempts left dialing/answered (by an engine that died), with how far they got.
+
+        ``revoked``: a keypad revocation for the very call is committed (C10).
+        The campaign's name and state are None when its row is gone.
+        """
+        where = "" if campaign_id is None else " AND a.campaign_id = ?"
+        rows = await self.db.fetchall(
+            "SELECT a.id, a.campaign_id, c.name, c.state, a.contact_id, a.answered_at, "
+            "a.segment_reached, a.completed_at, a.digits, EXISTS (SELECT 1 FROM revocations r "
+            "WHERE r.source_ref = a.id AND r.channel = ?) FROM attempts a "
+            "LEFT JOIN campaigns c ON c.id = a.campaign_id "
+            f"WHERE a.state IN (?, ?){where} ORDER BY a.decided_at",
+            (
+                RevocationChannel.KEYPAD.value,
+                AttemptState.DIALING.value,
+                AttemptState.ANSWERED.value,
+                *(() if campaign_id is None else (campaign_id,)),
+            ),
+        )
+        return [
+            InFlight(
+                call_id=str(r[0]),
+                campaign_id=int(r[1]),
+                campaign=str(r[2]) if r[2] is not None else None,
+                campaign_state=str(r[3]) if r[3] is not None else None,
+                contact_id=int(r[4]),
+                answered=r[5] is not None,
+                segment_reached=r[6] if isinstance(r[6], int) else None,
+                completed=r[7] is not None,
+                digits=str(r[8] or ""),
+                revoked=bool(r[9]),
+            )
+            for r in rows
+        ]
+
+    async def close_in_flight(self, closures: Sequence[tuple[str, Outcome, str]]) -> int:
+        """Close attempts left in flight, in one transaction: (call id, outcome, note).
+
+        Only rows still dialing/answered change (a second recovery changes nothing).
+        """
+        now = ts(self.clock())
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE attempts SET state = ?, outcome = ?, note = 'engine stopped during "
-                "the call', ended_at = ? WHERE campaign_id = ? AND state IN (?, ?)",
-                (
-                    AttemptState.DONE.value,
-                    Outcome.INTERRUPTED.value,
-                    ts(self.clock()),
-                    campaign_id,
-                    AttemptState.DIALING.value,
-                    AttemptState.ANSWERED.value,
-                ),
+            cursor = await conn.executemany(
+                "UPDATE attempts SET state = ?, outcome = ?, note = ?, ended_at = ? "
+                "WHERE id = ? AND state IN (?, ?)",
+                [
+                    (
+                        AttemptState.DONE.value,
+                        outcome.value,
+                        note,
+                        now,
+                        call_id,
+                        AttemptState.DIALING.value,
+                        AttemptState.ANSWERED.value,
+                    )
+                    for call_id, outcome, note in closures
+                ],
             )
             return cursor.rowcount
 
@@ -569,4 +649,17 @@ def _attempt(r: Any) -> AttemptRow:
         answered=r[15] is not None,
         segment_reached=r[16] if isinstance(r[16], int) else None,
         completed=r[17] is not None,
+    )
+
+
+async def mark_digit(conn: aiosqlite.Connection, call_id: str, digit: str) -> None:
+    """Add a keypad verdict to the call's attempt, inside the caller's transaction.
+
+    Used by the keypad revocation (9) and the wrong-party suppression (8), so
+    the attempt shows the digit exactly when its consequence is committed
+    (crash recovery reads it: dialer/campaign/recovery.py). No row: not a call.
+    """
+    await conn.execute(
+        "UPDATE attempts SET digits = digits || ?1 WHERE id = ?2 AND instr(digits, ?1) = 0",
+        (digit, call_id),
     )

@@ -21,6 +21,7 @@ from dialer.consent.model import NumberFacts, RevocationChannel
 from dialer.errors import StoreError
 from dialer.model.consents import ATTESTED, ConsentInput, HotlineReview, RevocationResult
 from dialer.store import audit, rows
+from dialer.store.campaigns import mark_digit
 from dialer.store.db import Clock, Database, parse_ts, ts
 from dialer.store.facts import (
     HISTORY_WINDOW,
@@ -354,6 +355,9 @@ class ConsentStore(ListStore):
         if attestation is not None:
             details["attestation"] = attestation
         await audit.append(conn, self.sealer, "revocation", details, now, added=[added])
+        if channel == RevocationChannel.KEYPAD.value and source_ref:
+            # issue 13: the call's "9 pressed" mark commits with its revocation
+            await mark_digit(conn, source_ref, "9")
         return revocation_id
 
     async def insert_journaled(

@@ -17,6 +17,7 @@ import aiosqlite
 from dialer.consent.crypto import Sealer
 from dialer.errors import InputError, NotFoundError
 from dialer.store import audit, rows
+from dialer.store.campaigns import mark_digit
 from dialer.store.db import Clock, Database, parse_ts, ts
 from dialer.store.facts import REVOKED_SUPPRESSION
 from dialer.store.sealed import CALLER_ID_NUMBER
@@ -115,6 +116,8 @@ class ListStore:
                 now,
                 added=[added],
             )
+            # issue 13: the call's "8 pressed" mark commits with its suppression
+            await mark_digit(conn, source_ref, "8")
 
     async def clear_wrong_party(self, number: str, operator: str) -> None:
         now = self.clock()

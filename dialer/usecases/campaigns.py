@@ -43,6 +43,20 @@ class CampaignRequest:
     max_attempts: int = 0  # 0: settings' default
     retry_delay: int = -1  # -1: settings' default
     residential_exemption: bool = False
+    #: issue 13: calls cut short after the answer are dialled again this many times
+    retry_interrupted: int = 1
+
+
+#: --retry-interrupted takes 0, 1 or 2 (more would ring a family again and again)
+RETRY_INTERRUPTED_CHOICES = (0, 1, 2)
+
+
+def check_retry_interrupted(times: int) -> int:
+    if times not in RETRY_INTERRUPTED_CHOICES:
+        raise InputError(
+            f"--retry-interrupted must be 0, 1 or 2 (got {times})", field="retry_interrupted"
+        )
+    return times
 
 
 def parse_window(text: str) -> tuple[dt.time, dt.time] | None:
@@ -117,6 +131,10 @@ async def create_campaign(
     attempts = request.max_attempts or settings.engine.max_attempts
     if attempts < 1:
         problems.add(InputError("--max-attempts must be at least 1"), "max_attempts")
+    try:
+        check_retry_interrupted(request.retry_interrupted)
+    except InputError as exc:
+        problems.add(exc, "retry_interrupted")
     if request.name in {name for name, _ in await store.campaigns.names()}:
         problems.add(InputError(f"a campaign named {request.name!r} already exists"), "name")
     planner = MessagePlanner(settings, store)
@@ -164,6 +182,7 @@ async def create_campaign(
             category=request.category,
             authorized_by=request.authorized_by or None,
             residential_exemption=request.residential_exemption,
+            retry_interrupted=request.retry_interrupted,
         ),
         operator,
     )

@@ -51,9 +51,7 @@ def test_never_tried_is_dialled_now() -> None:
     assert planned is not None and planned.due == NOW and planned.attempt_no == 1
 
 
-@pytest.mark.parametrize(
-    "outcome", [Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER, Outcome.INTERRUPTED]
-)
+@pytest.mark.parametrize("outcome", [Outcome.COMPLETED, Outcome.OPTED_OUT, Outcome.WRONG_NUMBER])
 def test_final_outcomes_are_never_dialled_again(outcome: Outcome) -> None:
     assert step(attempt(outcome=outcome)) is None
 
@@ -95,9 +93,13 @@ def test_plan_orders_by_due_time_and_list_order() -> None:
     assert [p.contact_id for p in planned] == [1, 4, 2]
 
 
-@pytest.mark.parametrize("outcome", [Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX])
+@pytest.mark.parametrize(
+    "outcome",
+    [Outcome.INTERRUPTED, Outcome.INTERRUPTED_BY_SHUTDOWN, Outcome.INTERRUPTED_BY_PBX],
+)
 def test_calls_the_engine_cut_short_are_dialled_again_once(outcome: Outcome) -> None:
-    """Contract 1: retried once at the next start, outside max_attempts."""
+    """Contract 1 / issue 13: retried once at the next start, outside max_attempts
+    (a crash's ``interrupted`` too: the callee did not hear the whole message)."""
     first = attempt(outcome=outcome)
     planned = step(first, max_attempts=1)
     assert planned is not None and planned.due == NOW and planned.attempt_no == 2
@@ -113,3 +115,25 @@ def test_a_call_cut_short_does_not_use_up_a_busy_retry() -> None:
     busy = attempt(outcome=Outcome.BUSY, no=2)
     planned = step(cut, busy, max_attempts=2)
     assert planned is not None and planned.attempt_no == 3
+
+
+@pytest.mark.parametrize("times", [0, 1, 2])
+def test_retry_interrupted_bounds_the_calls_cut_short(times: int) -> None:
+    """--retry-interrupted 0|1|2: at most 1 + times calls cut short per contact."""
+    cut: list[AttemptRow] = []
+    while True:
+        planned = next_step(
+            1, cut, max_attempts=1, retry_delay=DELAY, now=NOW, retry_interrupted=times
+        )
+        if planned is None:
+            break
+        cut.append(attempt(outcome=Outcome.INTERRUPTED, no=planned.attempt_no))
+        assert len(cut) <= 3
+    assert len(cut) == 1 + times
+
+
+def test_plan_passes_retry_interrupted() -> None:
+    rows = [attempt(1, outcome=Outcome.INTERRUPTED), attempt(2, outcome=Outcome.INTERRUPTED)]
+    kwargs = {"max_attempts": 1, "retry_delay": DELAY, "now": NOW}
+    assert [p.contact_id for p in plan([1, 2], rows, **kwargs)] == [1, 2]  # type: ignore[arg-type]
+    assert plan([1, 2], rows, retry_interrupted=0, **kwargs) == []  # type: ignore[arg-type]
