@@ -80,6 +80,7 @@ def create(
     """
 
     async def body() -> None:
+        check_retry_interrupted(retry_interrupted)  # before anything is opened
         cfg = settings()
         request = CampaignRequest(
             name=name,

@@ -311,3 +311,27 @@ async def test_in_flight_calls_of_a_deleted_campaign_are_closed_not_redialled(
         assert done.hung_up == 1
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("command", [["run", "c"], ["create", "c"]])
+def test_retry_interrupted_outside_0_to_2_is_refused_naming_the_option(
+    tmp_path: Path, command: list[str]
+) -> None:
+    from typer.testing import CliRunner
+
+    from dialer.cli import app
+
+    config = tmp_path / "dialer.toml"
+    config.write_text("")
+    extra = (
+        ["--purpose", "school", "--list", "l", "--message", "m", "--caller-id", CALLER_ID]
+        if command[0] == "create"
+        else []
+    )
+    result = CliRunner().invoke(
+        app,
+        ["--config", str(config), "campaign", *command, *extra, "--retry-interrupted", "3"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--retry-interrupted must be 0, 1 or 2 (got 3)" in result.output
+    assert not (tmp_path / "dialer.db").exists()  # nothing touched
