@@ -178,7 +178,9 @@ async def _run_foreground(
         async with Engine(cfg, store) as engine:
             if engine.recovered.calls:
                 # what a crash left behind, closed before anything was dialled
-                err_console.print(engine.recovered.message())
+                err_console.print(
+                    engine.recovered.message(), soft_wrap=True, markup=False, highlight=False
+                )
             await control.begin_foreground_run(store, name, by=operator())
             stop = asyncio.Event()
             # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too
