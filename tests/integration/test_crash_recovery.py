@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from support.phones import PHONES, Phones
-from support.sample import daytime_prefix, sample_number
+from support.sample import daytime_prefix, sample_number, write_consents
 from support.sandbox import Sandbox
 from support.sipp_audio import RtpTap, dialogs
 from support.workspace import Workspace, make_workspace
@@ -90,6 +91,7 @@ def test_kill_9_mid_message_is_dialled_again_once(
         time.sleep(3)  # the call is answered and the message is playing
     finally:
         _kill(engine)
+    _concurrency(ws, 2)  # the redial and the second contact at once (a shorter test)
 
     run = ws.dialer("campaign", "run", "c", "--json")
     assert run.exit_code == 0, run.output
@@ -120,7 +122,11 @@ def test_calls_left_by_a_crash_of_a_since_cancelled_campaign_are_closed_not_redi
     prefix = daytime_prefix()
     listener = sample_number(prefix, 3, 2)
     ws.school_campaign({"first": listener, "second": sample_number(prefix, 8, 6)})
-    ws.create_campaign("other")
+    # another campaign, over a list of one dialplan phone that is busy (a quick call)
+    busy = sample_number(prefix, 2, 9)
+    ws.ok("consent", "import", str(write_consents(tmp_path / "c2.csv", [busy])))
+    ws.ok("contacts", "import", str(_csv(tmp_path / "l2.csv", {"b": busy})), "--list", "l2")
+    _create(ws, "other", "l2")
     before = phones.invites("silent", listener)
     engine = _engine(ws)
     try:
@@ -132,7 +138,6 @@ def test_calls_left_by_a_crash_of_a_since_cancelled_campaign_are_closed_not_redi
     finally:
         _kill(engine)
     ws.ok("campaign", "cancel", "c", "--reason", "sent by mistake")
-    # 'other' has the same list: only its own calls are placed
     run = ws.dialer("campaign", "run", "other", "--json")
     assert run.exit_code == 0, run.output
     assert "1 of campaign c not dialled again (campaign cancelled or deleted)" in run.output
@@ -142,8 +147,8 @@ def test_calls_left_by_a_crash_of_a_since_cancelled_campaign_are_closed_not_redi
         "completed",
     )
     time.sleep(1)
-    # one call from c (the cut one), one from 'other': never two from c
-    assert phones.invites("silent", listener) == before + 2
+    # the cut call only: nothing of c was dialled again
+    assert phones.invites("silent", listener) == before + 1
 
 
 @pytest.mark.slow
@@ -155,7 +160,9 @@ def test_sigkill_at_random_moments_then_finish(
     the campaign is finished. A second engine on the store meanwhile is refused."""
     seed = int(time.time())
     rng = random.Random(seed)
-    max_attempts, retry_interrupted = 2, 1
+    # kills a few seconds apart cut the same calls again and again: let them be
+    # dialled again twice (--retry-interrupted 2, the issue's largest setting)
+    max_attempts, retry_interrupted = 2, 2
     ws = make_workspace(tmp_path, sandbox, max_concurrent=8, calls_per_second=4)
     prefix = daytime_prefix()
     contacts: dict[str, str] = {}
@@ -167,7 +174,14 @@ def test_sigkill_at_random_moments_then_finish(
     contacts["noanswer"] = sample_number(prefix, 0, 4)
     ws.school_campaign(
         contacts,
-        create=("--max-attempts", str(max_attempts), "--retry-delay", "2"),
+        create=(
+            "--max-attempts",
+            str(max_attempts),
+            "--retry-delay",
+            "2",
+            "--retry-interrupted",
+            str(retry_interrupted),
+        ),
     )
     db = ws.settings().store.path
     invites_before = {n: _invites(phones, n) for n in contacts.values()}
@@ -215,10 +229,13 @@ def test_sigkill_at_random_moments_then_finish(
     # nobody hears the complete message twice
     assert heard_by_number, "the RTP tap saw no complete message"
     assert max(heard_by_number.values()) == 1, (heard_by_number, context)
-    # a listener cut twice (by two kills) stays interrupted: retry-interrupted 1
-    listeners = [k for k in contacts if k.startswith("listen")]
+    # a listener left interrupted was cut 1 + retry-interrupted times: it was dialled
+    # again as often as the campaign allows, then left alone
+    listeners = {k: n for k, n in contacts.items() if k.startswith("listen")}
     assert {outcomes[k] for k in listeners} <= {"completed", "interrupted", "no-answer"}
-    assert any(outcomes[k] == "completed" for k in listeners), context
+    for key, number in listeners.items():
+        if outcomes[key] == "interrupted":
+            assert calls[number] >= 1 + retry_interrupted, (key, calls, context)
     # every 9 whose revocation was committed is honoured by the next campaign
     revoked = _keypad_revoked(ws, list(contacts.values()))
     assert revoked, context
@@ -231,19 +248,7 @@ def test_sigkill_at_random_moments_then_finish(
         "--list",
         "l2",
     )
-    ws.ok(
-        "campaign",
-        "create",
-        "next",
-        "--purpose",
-        "school",
-        "--list",
-        "l2",
-        "--message",
-        "m",
-        "--caller-id",
-        "+12125550100",
-    )
+    _create(ws, "next", "l2")
     before_next = {n: _invites(phones, n) for n in revoked}
     nxt = json.loads(ws.ok("campaign", "run", "next", "--json"))
     time.sleep(1)
@@ -285,6 +290,27 @@ def _keypad_revoked(ws: Workspace, numbers: list[str]) -> set[str]:
         return {n for n, f in facts.items() if f.revoked_at is not None}
 
     return asyncio.run(read())
+
+
+def _create(ws: Workspace, name: str, list_name: str) -> None:
+    ws.ok(
+        "campaign",
+        "create",
+        name,
+        "--purpose",
+        "school",
+        "--list",
+        list_name,
+        "--message",
+        "m",
+        "--caller-id",
+        "+12125550100",
+    )
+
+
+def _concurrency(ws: Workspace, calls: int) -> None:
+    text = ws.config.read_text()
+    ws.config.write_text(re.sub(r"max_concurrent = \d+", f"max_concurrent = {calls}", text))
 
 
 def _csv(path: Path, rows: dict[str, str]) -> Path:
