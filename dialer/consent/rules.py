@@ -117,10 +117,12 @@ def validate_campaign(
     cat = parse_category(category)
     if p is Purpose.EMERGENCY:
         if cat is None:
-            raise ComplianceError(f"C1: an emergency campaign needs --category ({_CATEGORIES})")
+            raise ComplianceError(
+                f"C1: an emergency campaign needs a category (--category: {_CATEGORIES})"
+            )
         if not authorized_by or not authorized_by.strip():
             raise ComplianceError(
-                "C1: an emergency campaign needs --authorized-by (who authorized it)"
+                "C1: an emergency campaign needs who authorized it (--authorized-by)"
             )
     elif cat is not None:
         raise ComplianceError(f"C1: --category is only for emergency campaigns, not {p.value}")

@@ -125,6 +125,8 @@ async def create_campaign(
         problems.add(exc, _rule_field(exc))
     version: ListVersion | None = None
     try:
+        if not request.list_name.strip():
+            raise InputError("choose the contact list to call (--list)", field="list")
         version = await store.contacts.published(request.list_name)
     except DialerError as exc:
         problems.add(exc, "list")

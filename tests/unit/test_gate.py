@@ -564,11 +564,11 @@ def test_consent_kinds_and_with_consent_flag() -> None:
 def test_c1_validate_campaign_needs_purpose_category_and_authorizer() -> None:
     with pytest.raises(ComplianceError, match=r"^C1: unknown campaign purpose 'marketing'"):
         validate_campaign("marketing", None, None)
-    with pytest.raises(ComplianceError, match=r"^C1: an emergency campaign needs --category \("):
+    with pytest.raises(ComplianceError, match=r"^C1: an emergency campaign needs a category \("):
         validate_campaign("emergency", None, "Dr. Ruiz")
     with pytest.raises(ComplianceError, match=r"^C1: unknown emergency category 'fire'"):
         validate_campaign("emergency", "fire", "Dr. Ruiz")
-    with pytest.raises(ComplianceError, match=r"^C1: an emergency campaign needs --authorized-by"):
+    with pytest.raises(ComplianceError, match=r"^C1: an emergency campaign needs who authorized"):
         validate_campaign("emergency", "closure", "  ")
     with pytest.raises(ComplianceError, match=r"^C1: --category is only for emergency"):
         validate_campaign("school", "closure", None)

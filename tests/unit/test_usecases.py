@@ -58,7 +58,7 @@ async def test_c1_c14_campaign_refusal_names_each_field_and_writes_nothing(
         problems = [info.value, *info.value.also]
         fields = {p.field: str(p) for p in problems}
         assert set(fields) == {"caller_id", "window", "category", "list", "message"}
-        assert fields["category"].startswith("C1: an emergency campaign needs --category")
+        assert fields["category"].startswith("C1: an emergency campaign needs a category")
         assert "no contact list" in fields["list"] or "nobody" in fields["list"]
         assert info.value.field == "caller_id"  # the CLI prints the first: as before
 
@@ -73,7 +73,7 @@ async def test_c1_c14_campaign_refusal_names_each_field_and_writes_nothing(
         with pytest.raises(DialerError) as info:
             await create_campaign(cfg, store, request, "tester")
         fields = {p.field: str(p) for p in [info.value, *info.value.also]}
-        assert fields["authorized_by"].startswith("C1: an emergency campaign needs --authorized-by")
+        assert fields["authorized_by"].startswith("C1: an emergency campaign needs who")
 
         request = CampaignRequest(
             name="snow",

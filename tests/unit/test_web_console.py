@@ -327,3 +327,40 @@ def test_cookies_are_secure_when_served_over_tls(server: WebServer) -> None:
         v for k, v in reply.headers.multi_items() if k == "set-cookie" and "dialer_session" in v
     )
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_campaign_form_names_each_rule_at_its_field(server: WebServer) -> None:
+    """The same checks as 'campaign create' (C1, C14), each shown next to the field
+    at fault (aria-invalid, an error paragraph with the field's id), 422, nothing
+    created; the words fit a form as well as the command line."""
+    client = server.login("lee")
+    page = client.get("/campaigns/new")
+    base = {"name": "lockdown", "message": "", "window": "", "attempts": "1"}
+    emergency = client.post(
+        "/campaigns",
+        data={
+            **base,
+            "purpose": "emergency",
+            "caller_id": "+12125550177",
+            **form_tokens(page.text),
+        },
+    )
+    assert emergency.status_code == 422, emergency.text
+    html = emergency.text
+    assert 'id="category-error"' in html and "C1: an emergency campaign needs a category" in html
+    assert 'id="list-error"' in html and "choose the contact list" in html
+    assert 'aria-invalid="true"' in html
+    page = client.get("/campaigns/new")
+    telemarketing = client.post(
+        "/campaigns",
+        data={
+            **base,
+            "purpose": "telemarketing",
+            "caller_id": "+12125550177",
+            **form_tokens(page.text),
+        },
+    )
+    assert telemarketing.status_code == 422
+    assert 'id="caller_id-error"' in telemarketing.text and "C14" in telemarketing.text
+    with closing(raw(_db(server))) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 0
