@@ -364,3 +364,37 @@ def test_campaign_form_names_each_rule_at_its_field(server: WebServer) -> None:
     assert 'id="caller_id-error"' in telemarketing.text and "C14" in telemarketing.text
     with closing(raw(_db(server))) as conn:
         assert conn.execute("SELECT COUNT(*) FROM campaigns").fetchone()[0] == 0
+
+
+def test_limits_per_address_over_http_for_logins_and_opt_outs(tmp_path: Path) -> None:
+    """Per address, through the real app: past web.login_attempts_per_address even
+    the right password is refused (429, nothing said about the password); past
+    web.optout_per_address_per_hour a new number is refused (429, not recorded)."""
+    config = tmp_path / "dialer.toml"
+    result = RUNNER.invoke(app, ["--config", str(config), "init", "--callback", "+12125550111"])
+    assert result.exit_code == 0, result.output
+    with config.open("a") as f:
+        f.write("\n[web]\nlogin_attempts_per_address = 3\noptout_per_address_per_hour = 3\n")
+    add_user(config, "ruiz", "admin")
+    with WebServer(config) as web:
+        guesser = web.client()
+        for guess in ("wrong-password-1", "wrong-password-2", "wrong-password-3"):
+            token = hidden(guesser.get("/login").text, "anon_token")
+            reply = guesser.post(
+                "/login", data={"name": "nobody", "password": guess, "anon_token": token}
+            )
+            assert reply.status_code == 401
+        token = hidden(guesser.get("/login").text, "anon_token")
+        right = guesser.post(
+            "/login", data={"name": "ruiz", "password": PASSWORD, "anon_token": token}
+        )
+        assert right.status_code == 429 and "dialer_session" not in right.headers.get(
+            "set-cookie", ""
+        )
+        parent = web.client()
+        for n in range(3):  # three different numbers, one address
+            assert _optout(parent, f"21255501{60 + n}")[0] == 200
+        status, text = _optout(parent, "2125550170")
+        assert status == 429 and "Too many requests" in text
+        with closing(raw(tmp_path / "dialer.db")) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM revocations").fetchone()[0] == 3
