@@ -398,3 +398,65 @@ def test_limits_per_address_over_http_for_logins_and_opt_outs(tmp_path: Path) ->
         assert status == 429 and "Too many requests" in text
         with closing(raw(tmp_path / "dialer.db")) as conn:
             assert conn.execute("SELECT COUNT(*) FROM revocations").fetchone()[0] == 3
+
+
+def test_c6_override_form_needs_a_reason_and_the_box_and_an_admin(tmp_path: Path) -> None:
+    """The emergency override form (C6): no reason or no confirmation -> refused at that
+    field, nothing recorded; staff -> 403; an admin with both -> recorded, audited with
+    the admin's name and the reason."""
+    import asyncio
+
+    from support.store import campaign
+
+    from dialer.consent.model import Purpose
+    from dialer.settings import load_settings
+    from dialer.store.store import Store
+
+    config = tmp_path / "dialer.toml"
+    result = RUNNER.invoke(app, ["--config", str(config), "init", "--callback", "+12125550111"])
+    assert result.exit_code == 0, result.output
+    add_user(config, "ruiz", "admin")
+    add_user(config, "lee", "staff")
+
+    async def emergency() -> None:
+        cfg = load_settings(config)
+        store = await Store.open(cfg.store.path, cfg.store.key_file)
+        try:
+            await campaign(store, "lockdown", Purpose.EMERGENCY)
+        finally:
+            await store.close()
+
+    asyncio.run(emergency())
+    db = tmp_path / "dialer.db"
+    with WebServer(config) as web:
+        staff = web.login("lee")
+        page = staff.get("/campaigns/lockdown")
+        assert "Record the override" not in page.text  # staff never see the form
+        refused = staff.post(
+            "/campaigns/lockdown/override",
+            data={"reason": "gas leak", "confirm": "on", **form_tokens(page.text)},
+        )
+        assert refused.status_code == 403
+        admin = web.login("ruiz")
+        for data, field in (
+            ({"reason": "  ", "confirm": "on"}, "reason"),
+            ({"reason": "gas leak"}, "confirm"),
+        ):
+            page = admin.get("/campaigns/lockdown")
+            reply = admin.post(
+                "/campaigns/lockdown/override", data={**data, **form_tokens(page.text)}
+            )
+            assert reply.status_code == 422, reply.text
+            assert f'id="{field}-error"' in reply.text
+        page = admin.get("/campaigns/lockdown")
+        done = admin.post(
+            "/campaigns/lockdown/override",
+            data={"reason": "gas leak", "confirm": "on", **form_tokens(page.text)},
+        )
+        assert done.status_code == 303
+        assert "C6 override recorded" in admin.get("/campaigns/lockdown").text
+    with closing(raw(db)) as conn:
+        rows = conn.execute("SELECT kind, payload FROM audit").fetchall()
+    overrides = [json.loads(p) for k, p in rows if "override" in k]
+    assert len(overrides) == 1, rows
+    assert "ruiz" in json.dumps(overrides[0]) and "gas leak" in json.dumps(overrides[0])
