@@ -271,6 +271,16 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     assert page.locator("table tbody tr").count() == 2
     assert "+1******0111" in page.content() and "2125550111" not in page.content()
     shots(page, "report")
+    # the filters (GET, no JavaScript needed): by language, then by contact id
+    page.select_option("#language", "es")
+    page.click("button:has-text('Filter')")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text() == "s-103"
+    page.select_option("#language", "")
+    page.fill("#contact", "s-101")
+    page.click("button:has-text('Filter')")
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text() == "s-101"
+    assert "1 of 2 contacts" in page.content()
     csv_reply = page.request.get(f"{url}/campaigns/snow-day/report.csv")
     assert csv_reply.status == 200
     csv_text = csv_reply.text()
