@@ -51,11 +51,22 @@ class ReportTotals:
 
 
 def contact_row(
-    contact: Contact, history: list[AttemptRow], totals: ReportTotals, *, reveal: bool = False
+    contact: Contact,
+    history: list[AttemptRow],
+    totals: ReportTotals,
+    *,
+    reveal: bool = False,
+    skipped: str = "",
+    household: list[str] | None = None,
+    covered_by: str = "",
 ) -> dict[str, Any]:
     """One contact's line of the report (its attempts in order), counted into ``totals``.
 
     ``reveal``: the plaintext number, only for an operator's audited export (report_csv).
+    Issue 12: a contact covered by its household's call (``covered_by``: the contact
+    whose call it was) shows that call's outcome and attempts, counted once in the
+    totals; ``skipped`` says why a contact had no call (not-primary, other-purpose,
+    reached-elsewhere); ``household``: every contact the call covered.
     """
     latest = history[-1] if history else None
     outcome = (
@@ -63,13 +74,16 @@ def contact_row(
         if latest and latest.outcome
         else "in-progress"
         if latest
+        else skipped
+        if skipped and not covered_by
         else "pending"
     )
     placed = sum(1 for a in history if _placed(a))
     totals.contacts += 1
-    totals.calls_placed += placed
+    if not covered_by:
+        totals.calls_placed += placed
     totals.outcomes[outcome] += 1
-    for a in history:
+    for a in history if not covered_by else ():
         if not a.allowed:
             totals.blocked_by_reason[a.reason] += 1
     language = latest.language if latest else None
@@ -94,6 +108,8 @@ def contact_row(
         "hangup_cause": latest.hangup_cause if latest else None,
         "dial_status": latest.dial_status if latest else None,
         "call_id": latest.id if latest else None,
+        "household": [shown(m) for m in household or []],
+        "covered_by": shown(covered_by),
     }
 
 
@@ -113,13 +129,35 @@ async def report_rows(
         )
         if not contacts:
             return
+        first, last = contacts[0].id, contacts[-1].id
         by_contact: dict[int, list[AttemptRow]] = {}
-        for attempt in await store.campaigns.attempts_of_contacts(
-            campaign.id, contacts[0].id, contacts[-1].id
-        ):
+        for attempt in await store.campaigns.attempts_of_contacts(campaign.id, first, last):
             by_contact.setdefault(attempt.contact_id, []).append(attempt)
+        # issue 12: who had no call of their own, whose call covered them, and the
+        # households the page's calls covered (leads may sit on other pages)
+        skipped = await store.campaigns.households_of_contacts(campaign.id, first, last)
+        leads = {lead for _why, lead in skipped.values() if lead is not None}
+        leads |= {c.id for c in contacts if c.id not in skipped}
+        members = await store.campaigns.covered_by(campaign.id, leads)
+        elsewhere = [lead for lead in leads if lead not in by_contact and lead in members]
+        for attempt in await store.campaigns.attempts_of_ids(campaign.id, elsewhere):
+            by_contact.setdefault(attempt.contact_id, []).append(attempt)
+        known = {c.id: c.external_id for c in contacts}
+        unknown = {m for lead in leads for m in (lead, *members.get(lead, ())) if m not in known}
+        known.update((c.id, c.external_id) for c in await store.contacts.by_ids(unknown))
         for contact in contacts:
-            yield contact_row(contact, by_contact.get(contact.id, []), totals, reveal=reveal)
+            why, lead = skipped.get(contact.id, ("", None))
+            call = lead if lead is not None else contact.id
+            household = [known[m] for m in (call, *members.get(call, ()))]
+            yield contact_row(
+                contact,
+                by_contact.get(call, []) if not why or lead is not None else [],
+                totals,
+                reveal=reveal,
+                skipped=why,
+                household=household if len(household) > 1 else [],
+                covered_by=known[lead] if lead is not None else "",
+            )
         if len(contacts) < page_size:
             return
         after = contacts[-1].id

@@ -23,7 +23,19 @@ from typing import Any, TextIO
 from dialer.campaign.report import ReportTotals, campaign_report, report_rows
 from dialer.store.store import Store
 
-CSV_COLUMNS = ("contact", "number", "outcome", "attempts", "gate", "detail", "language", "call_id")
+CSV_COLUMNS = (
+    "contact",
+    "number",
+    "outcome",
+    "attempts",
+    "gate",
+    "detail",
+    "language",
+    "call_id",
+    # issue 12: the contacts one household call covered, and whose call covered this one
+    "household",
+    "covered_by",
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 #: which report rows go into the file (the console's filters); None keeps all
@@ -44,7 +56,11 @@ def csv_cell(value: Any) -> str:
 
 
 def csv_values(row: dict[str, Any]) -> list[str]:
-    return [csv_cell(row.get(col)) for col in CSV_COLUMNS]
+    return [csv_cell(_flat(row.get(col))) for col in CSV_COLUMNS]
+
+
+def _flat(value: Any) -> Any:
+    return " ".join(str(v) for v in value) if isinstance(value, list) else value
 
 
 def report_rows_csv(rows: list[dict[str, Any]]) -> str:

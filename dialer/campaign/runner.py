@@ -32,6 +32,7 @@ from dialer.campaign.attempt import (
 )
 from dialer.campaign.broadcast import CallRegistry
 from dialer.campaign.callevents import Interrupt, InterruptKind
+from dialer.campaign.households import PhoneChoice, Sequencer, Skip, plan_households
 from dialer.campaign.personal import campaign_template
 from dialer.campaign.progress import ProgressWriter
 from dialer.campaign.recovery import recover
@@ -40,7 +41,7 @@ from dialer.consent.model import CampaignRules, Reason
 from dialer.consent.rules import check_can_start, effective_window
 from dialer.consent.windows import next_window_opening, warm_zone_cache
 from dialer.errors import TelephonyError
-from dialer.model.campaign import Campaign
+from dialer.model.campaign import AttemptRow, Campaign
 from dialer.model.contact import Contact
 from dialer.settings import Settings
 from dialer.store.store import Store
@@ -115,23 +116,41 @@ class CampaignRunner:
         # Asterisk went away), so they are not left in flight for ever
         recovered = await recover(self.store, self.ami.hangup_call, campaign_id=campaign.id)
         summary.interrupted_before = recovered.calls
-        contacts = {
-            c.id: c for c in await self.store.contacts.version_contacts(campaign.version_id)
-        }
+        # issue 12: one call per number (the household), the guardian's phones
+        # the campaign's --phones chooses; the others are recorded as covered/skipped
+        households = plan_households(
+            await self.store.contacts.version_contacts(campaign.version_id),
+            PhoneChoice(campaign.phones),
+            campaign.purpose.value,
+        )
+        await self.store.campaigns.record_households(campaign.id, households.skipped)
+        contacts = {lead: h.callee for lead, h in households.households.items()}
         # zones were resolved at import (issue 11); contacts loaded before that
         # have none stored: resolve theirs once, off the loop, before the first dial
         legacy = [c.number for c in contacts.values() if not c.zones]
         if legacy:
             await asyncio.to_thread(warm_zone_cache, legacy, rules.fallback_timezone)
         retry_delay = dt.timedelta(seconds=campaign.retry_delay)
-        queue = plan(
+        attempts = await self.store.campaigns.attempts(campaign.id)
+        sequencer = Sequencer(households)
+        for lead, rows in _by_contact(attempts).items():
+            sequencer.record(lead, rows)
+        queue: list[Planned] = []
+        #: until-reached: retries waiting for the guardian's other phones to be tried
+        parked: dict[int, Planned] = {}
+        for step in plan(
             contacts,
-            await self.store.campaigns.attempts(campaign.id),
+            attempts,
             max_attempts=campaign.max_attempts,
             retry_delay=retry_delay,
             now=self.store.clock(),
             retry_interrupted=campaign.retry_interrupted,
-        )
+        ):
+            if sequencer.may_dial(step.contact_id):
+                queue.append(step)
+            elif step.contact_id in sequencer.started:
+                parked[step.contact_id] = step
+        sequencer.started.update(p.contact_id for p in queue)
         self.progress({"event": "start", "campaign": name, "pending": len(queue)})
         active: set[asyncio.Task[AttemptResult]] = set()
         try:
@@ -140,6 +159,12 @@ class CampaignRunner:
                 stopping = self.stop_dialing.is_set()
                 due = [] if stopping else [p for p in queue if p.due <= now]
                 for item in due:
+                    if not sequencer.may_dial(item.contact_id):
+                        # until-reached: the guardian's other phones come first (or
+                        # the guardian was reached on one of them: then it stays parked)
+                        queue.remove(item)
+                        parked[item.contact_id] = item
+                        continue
                     await self._start_slot()
                     if self.stop_dialing.is_set():
                         self._slots.release()  # stopped while waiting for a slot
@@ -161,6 +186,8 @@ class CampaignRunner:
                             contact=contact,
                             queue=queue,
                             retry_delay=retry_delay,
+                            sequencer=sequencer,
+                            parked=parked,
                         )
                     )
                 if not due:
@@ -175,6 +202,16 @@ class CampaignRunner:
                 self._raise_if_broken(active)
         finally:
             await self._wind_down(campaign, active)
+        elsewhere = sequencer.reached_elsewhere()
+        if elsewhere:
+            await self.store.campaigns.record_households(
+                campaign.id,
+                {
+                    member: (Skip.REACHED_ELSEWHERE, None)
+                    for lead in elsewhere
+                    for member in households.households[lead].members
+                },
+            )
         summary.seconds = time.monotonic() - started
         summary.stopped = self.stop_dialing.is_set() and bool(queue)
         self.progress({"event": "done", "campaign": name, "stopped": summary.stopped})
@@ -219,8 +256,11 @@ class CampaignRunner:
         contact: Contact,
         queue: list[Planned],
         retry_delay: dt.timedelta,
+        sequencer: Sequencer,
+        parked: dict[int, Planned],
     ) -> None:
-        """Schedule what comes next for this contact: a retry, or the window's opening."""
+        """Schedule what comes next for this contact: a retry, or the window's opening;
+        under until-reached, the guardian's next phone."""
         if task.cancelled():
             return
         failure = task.exception()
@@ -230,6 +270,11 @@ class CampaignRunner:
             return
         rows = task.result().rows
         now = self.store.clock()
+        sequencer.record(item.contact_id, rows)
+        for lead in sequencer.newly_due():
+            queue.append(Planned(now, lead, 1))
+        for lead in [lead for lead in parked if sequencer.may_dial(lead)]:
+            queue.append(parked.pop(lead))
         latest = rows[-1] if rows else None
         if (
             self.wait_for_window
@@ -299,3 +344,10 @@ class CampaignRunner:
         summary.outcomes[result.outcome.value] += 1
         self.progress({"event": "outcome", "outcome": result.outcome.value})
         return result
+
+
+def _by_contact(attempts: list[AttemptRow]) -> dict[int, list[AttemptRow]]:
+    found: dict[int, list[AttemptRow]] = {}
+    for attempt in attempts:
+        found.setdefault(attempt.contact_id, []).append(attempt)
+    return found

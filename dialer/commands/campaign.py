@@ -72,8 +72,17 @@ def create(
     operator_name: str = typer.Option(
         "", "--operator", help="Who creates it (default: your login name); audited"
     ),
+    phones: str = typer.Option(
+        "primary",
+        help="A guardian's phones to call: primary (default), all, or until-reached "
+        "(the next phone only when the previous was busy, unanswered or failed)",
+    ),
 ) -> None:
     """Create a campaign; refused when it would break a rule (C1, C8, C12, C14).
+
+    Each number is called once per campaign: siblings sharing a guardian's phone
+    get one call that names every child (templates) and the report shows the
+    household.
 
     Example: dialer campaign create snow-day --purpose emergency --category closure
     --authorized-by "Supt. Ruiz" --list all-families --message closure --caller-id +12025550100
@@ -96,6 +105,7 @@ def create(
             retry_delay=retry_delay,
             residential_exemption=residential_exemption,
             retry_interrupted=retry_interrupted,
+            phones=phones,
         )
         async with open_store(cfg, write=True) as store:
             await create_campaign(
@@ -243,7 +253,8 @@ async def _show_report(store: Store, name: str, form: str) -> None:
     version = await store.contacts.version(campaign.version_id)
     columns = ("contact", "number", "outcome", "attempts", "gate", "detail")
     if version.contacts <= TABLE_LIMIT:
-        lines = [[row[c] for c in columns] async for row in rows]
+        # issue 12: the household a call covered, next to each of its contacts
+        lines = [[*(row[c] for c in columns), _household(row)] async for row in rows]
         console.print(
             Text.assemble(
                 (campaign.name, "bold"),
@@ -251,7 +262,7 @@ async def _show_report(store: Store, name: str, form: str) -> None:
                 f"{totals.calls_placed} calls placed",
             )
         )
-        print_table("Outcome per contact", columns, lines)
+        print_table("Outcome per contact", [*columns, "household"], lines)
     else:
         console.print(
             Text.assemble(
@@ -269,6 +280,15 @@ async def _show_report(store: Store, name: str, form: str) -> None:
         print_table(
             "Blocked by reason", ["reason", "attempts"], sorted(totals.blocked_by_reason.items())
         )
+
+
+def _household(row: dict[str, Any]) -> str:
+    """``call for s-1, s-2, s-3`` on the lead, ``covered by s-1's call`` on the others."""
+    if row["covered_by"]:
+        return f"covered by {row['covered_by']}'s call"
+    if row["household"]:
+        return "call for " + ", ".join(row["household"])
+    return ""
 
 
 def _short(value: Any, width: int = 60) -> str:

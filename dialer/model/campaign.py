@@ -61,6 +61,8 @@ class Campaign:
     #: issue 13: calls cut short after the answer (crash, shutdown, Asterisk lost)
     #: dialled again this many times per contact
     retry_interrupted: int = 1
+    #: which of a guardian's phones are called (issue 12): primary, all, until-reached
+    phones: str = "primary"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class NewCampaign:
     #: the list version to call (issue 11); 0: the list's published version now
     version_id: int = 0
     retry_interrupted: int = 1
+    #: which of a guardian's phones are called (issue 12): primary, all, until-reached
+    phones: str = "primary"
 
 
 @dataclass(frozen=True)

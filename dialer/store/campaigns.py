@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -67,8 +67,8 @@ class CampaignStore:
                 "INSERT INTO campaigns (id, name, purpose, list_id, message, caller_id_hash, "
                 "caller_id_sealed, category, authorized_by, window_start, window_end, "
                 "max_attempts, retry_delay, residential_exemption, created_at, created_by, "
-                "version_id, retry_interrupted) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "version_id, retry_interrupted, phones) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     campaign_id,
                     spec.name,
@@ -93,6 +93,7 @@ class CampaignStore:
                     operator,
                     version_id,
                     spec.retry_interrupted,
+                    spec.phones,
                 ),
             )
             # C1: purpose, and for emergencies category and authorizer, are audited
@@ -110,6 +111,7 @@ class CampaignStore:
                         spec.window_start.isoformat("minutes"),
                         spec.window_end.isoformat("minutes"),
                     ],
+                    "phones": spec.phones,
                     "by": operator,
                 },
                 now,
@@ -153,7 +155,7 @@ class CampaignStore:
             "SELECT c.id, c.name, c.purpose, c.list_id, l.name, c.message, c.caller_id_sealed, "
             "c.window_start, c.window_end, c.max_attempts, c.retry_delay, c.category, "
             "c.authorized_by, c.residential_exemption, o.operator, c.version_id, "
-            "c.retry_interrupted "
+            "c.retry_interrupted, c.phones "
             "FROM campaigns c JOIN contact_lists l ON l.id = c.list_id "
             "LEFT JOIN campaign_overrides o ON o.campaign_id = c.id WHERE c.name = ?",
             (name,),
@@ -181,6 +183,7 @@ class CampaignStore:
             override_by=row[14],
             version_id=int(row[15]),
             retry_interrupted=int(row[16]),
+            phones=str(row[17]),
         )
 
     async def set_retry_interrupted(self, name: str, times: int, operator: str) -> None:
@@ -227,6 +230,13 @@ class CampaignStore:
         )
         total = int(total_row[0]) if total_row else 0
         counts = {str(r[0] or "in-progress"): int(r[1]) for r in rows}
+        # issue 12: contacts covered by their household's call, or not called
+        # under the campaign's --phones, are not pending
+        for why, count in await self.db.fetchall(
+            "SELECT why, COUNT(*) FROM campaign_households WHERE campaign_id = ? GROUP BY why",
+            (campaign.id,),
+        ):
+            counts[str(why)] = counts.get(str(why), 0) + int(count)
         started = sum(counts.values())
         if total > started:
             counts["pending"] = total - started
@@ -603,6 +613,65 @@ class CampaignStore:
             (campaign_id, first_contact, last_contact),
         )
         return [_attempt(r) for r in rows]
+
+    async def record_households(
+        self, campaign_id: int, skipped: Mapping[int, tuple[str, int | None]]
+    ) -> None:
+        """Contacts without a call of their own in this campaign, and why (issue 12).
+
+        The same plan every run (the pinned version and the campaign's phones do
+        not change); a later reason replaces an earlier one (covered, then its
+        household reached on another phone). Written in short transactions."""
+        items = list(skipped.items())
+        for start in range(0, len(items), 5000):
+            chunk = items[start : start + 5000]
+            async with self.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT OR REPLACE INTO campaign_households (campaign_id, contact_id, "
+                    "lead_id, why) VALUES (?, ?, ?, ?)",
+                    [(campaign_id, c, lead, str(why)) for c, (why, lead) in chunk],
+                )
+
+    async def households_of_contacts(
+        self, campaign_id: int, first_contact: int, last_contact: int
+    ) -> dict[int, tuple[str, int | None]]:
+        """Why each contact in ``[first, last]`` has no call of its own (a report page)."""
+        rows = await self.db.fetchall(
+            "SELECT contact_id, why, lead_id FROM campaign_households WHERE campaign_id = ? "
+            "AND contact_id BETWEEN ? AND ?",
+            (campaign_id, first_contact, last_contact),
+        )
+        return {int(r[0]): (str(r[1]), None if r[2] is None else int(r[2])) for r in rows}
+
+    async def covered_by(self, campaign_id: int, leads: Iterable[int]) -> dict[int, list[int]]:
+        """The contacts each of ``leads``' calls covered, in list order."""
+        wanted = list(leads)
+        found: dict[int, list[int]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for r in await self.db.fetchall(
+                "SELECT lead_id, contact_id FROM campaign_households WHERE campaign_id = ? "
+                f"AND lead_id IN ({marks}) ORDER BY lead_id, contact_id",
+                (campaign_id, *chunk),
+            ):
+                found.setdefault(int(r[0]), []).append(int(r[1]))
+        return found
+
+    async def attempts_of_ids(self, campaign_id: int, ids: Iterable[int]) -> list[AttemptRow]:
+        """Attempts of these contacts (the household calls a report page refers to)."""
+        wanted = sorted(set(ids))
+        found: list[AttemptRow] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetchall(
+                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE campaign_id = ? "
+                f"AND contact_id IN ({marks}) ORDER BY contact_id, decided_at, attempt_no",
+                (campaign_id, *chunk),
+            )
+            found.extend(_attempt(r) for r in rows)
+        return found
 
     async def attempt(self, call_id: str) -> AttemptRow:
         row = await self.db.fetchone(

@@ -82,7 +82,11 @@ def prepare_contact(
         if contact.fields
         else None
     )
-    digest = hashlib.blake2b(contact.external_id.encode(), digest_size=16).digest()
+    # repeated rows are dropped by (student, who answers, number): a mother and a
+    # father sharing their home phone are two ways to reach the same child, and
+    # each is that parent's phone in their own order (issue 12: --phones)
+    who = contact.external_id + ("\0" + contact.guardian_id if contact.guardian_id else "")
+    digest = hashlib.blake2b(who.encode(), digest_size=16).digest()
     content = json.dumps(
         [
             contact.external_id,
@@ -191,7 +195,7 @@ class VersionWriter:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def finish(self) -> LoadedVersion:
-        """Drop repeated (id, number) rows and index the numbers, in number order."""
+        """Drop repeated (id, guardian, number) rows and index the numbers, in number order."""
         self.conn.execute("CREATE INDEX temp.load_keys_order ON load_keys (number_hash, ext, id)")
         duplicates: list[int] = []
         entries: list[tuple[str, int]] = []

@@ -481,6 +481,25 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             recorded_at, id, gate_mac, batch_id);
         """,
     ),
+    (
+        13,
+        """
+        -- issue 12 item 2: which of a guardian's phones a campaign calls
+        -- (primary, all, until-reached)
+        ALTER TABLE campaigns ADD COLUMN phones TEXT NOT NULL DEFAULT 'primary';
+        -- contacts of a campaign without a call of their own, and why: covered by
+        -- the household's call to the same number (lead_id), not the primary phone,
+        -- kept for other purposes, reached on another phone. Ids only: nothing personal
+        CREATE TABLE campaign_households (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+            contact_id INTEGER NOT NULL,
+            lead_id INTEGER,
+            why TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, contact_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX campaign_households_by_lead ON campaign_households (campaign_id, lead_id);
+        """,
+    ),
 )
 
 #: the migration that introduced row MACs: ``integrity.adopt`` runs inside it

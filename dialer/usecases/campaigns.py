@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from dialer.campaign.households import PhoneChoice
 from dialer.campaign.messages import MessagePlanner
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.consent.rules import default_window, effective_window, validate_campaign
@@ -45,6 +46,8 @@ class CampaignRequest:
     residential_exemption: bool = False
     #: issue 13: calls cut short after the answer are dialled again this many times
     retry_interrupted: int = 1
+    #: issue 12: which of a guardian's phones are called (primary, all, until-reached)
+    phones: str = "primary"
 
 
 #: --retry-interrupted takes 0, 1 or 2 (more would ring a family again and again)
@@ -147,6 +150,14 @@ async def create_campaign(
                 await store.recordings.get(part)
             except DialerError as exc:
                 problems.add(exc, field)
+    phones = PhoneChoice.PRIMARY.value
+    try:
+        phones = PhoneChoice(request.phones).value
+    except ValueError:
+        choices = ", ".join(c.value for c in PhoneChoice)
+        problems.add(
+            InputError(f"--phones {request.phones!r}: expected one of {choices}"), "phones"
+        )
     problems.raise_first()
     spec = await planner.pin(spec)
     # C8-C11: the message is composed and measured before the campaign exists,
@@ -183,6 +194,7 @@ async def create_campaign(
             ),
             category=request.category,
             authorized_by=request.authorized_by or None,
+            phones=phones,
             residential_exemption=request.residential_exemption,
             retry_interrupted=request.retry_interrupted,
         ),
