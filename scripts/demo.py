@@ -7,10 +7,13 @@ doubles as a walkthrough of what district staff type.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,12 +25,48 @@ from support.sample import (  # noqa: E402
     daytime_prefix,
     sample_number,
     write_consents,
-    write_contacts,
 )
 from support.sandbox import ensure_sandbox  # noqa: E402
 
 WORK = REPO / ".demo"
 DIALER = str(REPO / ".venv" / "bin" / "dialer")
+
+
+def write_bundle(
+    target: Path,
+    families: list[tuple[str, str, str, int]],
+    numbers: dict[str, str],
+    sample_numbers: dict[str, str],
+) -> Path:
+    """The shipped OneRoster 1.2 sample, its numbers replaced, with the demo's families
+    (a student and a guardian each) and a guardian whose number is not a number."""
+    folder = REPO / "samples" / "oneroster-1.2"
+    texts = {m.name: m.read_text(encoding="utf-8") for m in folder.glob("*.csv")}
+    for old, new in sample_numbers.items():
+        texts["users.csv"] = texts["users.csv"].replace(old, new)
+    users_header = texts["users.csv"].splitlines()[0].split(",")
+    users, roles = io.StringIO(), io.StringIO()
+    user_rows = csv.DictWriter(users, users_header, lineterminator="\n")
+    role_rows = csv.writer(roles, lineterminator="\n")
+    extra = [(sid, name, lang, numbers[sid]) for sid, name, lang, _phone in families]
+    extra.append(("s-108", "Hal Jones", "en", "555-CALL-NOW"))
+    for sid, name, lang, number in extra:
+        given, family = name.split()
+        user_rows.writerow({"sourcedId": f"stu-{sid}", "enabledUser": "true", "givenName": given,
+                            "familyName": family, "identifier": sid, "primaryOrg": "sch-1",
+                            "metadata.language": lang})  # fmt: skip
+        user_rows.writerow({"sourcedId": f"par-{sid}", "enabledUser": "true", "givenName": "Parent",
+                            "familyName": family, "phone": number, "agentSourcedIds": f"stu-{sid}",
+                            "primaryOrg": "sch-1", "metadata.language": lang,
+                            "metadata.phoneType": "mobile"})  # fmt: skip
+        for who, role in ((f"stu-{sid}", "student"), (f"par-{sid}", "guardian")):
+            role_rows.writerow([f"r-{who}", "", "", who, "primary", role, "", "", "sch-1", ""])
+    texts["users.csv"] += users.getvalue()
+    texts["roles.csv"] += roles.getvalue()
+    with zipfile.ZipFile(target, "w") as bundle:
+        for name, text in sorted(texts.items()):
+            bundle.writestr(name, text)
+    return target
 
 
 def step(title: str) -> None:
@@ -77,7 +116,7 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
 
     prefix = daytime_prefix()
     families = [
-        ("s-101", "Ana Lopez", "es", 1),
+        ("s-101", "Ana Reyes", "es", 1),
         ("s-102", "Ben Carter", "en", 2),
         ("s-103", "Chloe Kim", "en", 3),
         ("s-104", "Dev Patel", "en", 4),
@@ -85,29 +124,31 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
         ("s-106", "Fay Green", "en", 8),
         ("s-107", "Gus White", "en", 6),
     ]
-    rows = [
-        {
-            "student_id": sid,
-            "phone": sample_number(prefix, i, phone),
-            "language": lang,
-            "student_name": name,
-        }
-        for i, (sid, name, lang, phone) in enumerate(families)
-    ]
-    rows.append(
-        {"student_id": "s-108", "phone": "555-CALL-NOW", "language": "en", "student_name": "Hal"}
-    )
-    contacts = write_contacts(WORK / "sis-export.csv", rows)
+    # the district's SIS export: the shipped OneRoster 1.2 sample (samples/), where
+    # Ana, Ben and Cy Lopez share their mother's phones, plus one family per kind of
+    # sandbox phone; every number becomes a sandbox number that rings now
+    numbers = {
+        sid: sample_number(prefix, i, phone) for i, (sid, _n, _l, phone) in enumerate(families)
+    }
+    lopez = {
+        "(212) 555-0122": sample_number(prefix, 3, 2),  # Maria Lopez, home: answers
+        "(212) 555-0132": sample_number(prefix, 4, 2),  # her mobile: not her first phone
+        "(212) 555-0142": sample_number(prefix, 5, 2),  # Jorge Lopez: answers
+        "(212) 555-0152": sample_number(prefix, 2, 6),  # Sun Kim: answers
+    }
+    contacts = write_bundle(WORK / "sis-roster.zip", families, numbers, lopez)
     # every family consented at enrollment except s-107 (never gave the number for calls)
-    consents = write_consents(WORK / "enrollment-consent.csv", [r["phone"] for r in rows[:6]])
+    consented = [numbers[sid] for sid, *_ in families[:6]] + list(lopez.values())
+    consents = write_consents(WORK / "enrollment-consent.csv", consented)
     print("\nsimulated phones (by the number's last digit):")
     for sid, name, _lang, phone in families:
         print(f"  {sid} {name:<11} -> {PHONE_BEHAVIOUR[phone]}")
+    print("  S-1001..3  Ana, Ben, Cy Lopez -> one call to their mother's home phone")
 
     step("2. load enrollment consents, the caller ID, contacts and a recording")
     dialer("consent", "import", str(consents))
     dialer("callerid", "add", "+12125550100", "--label", "District office")
-    dialer("contacts", "import", str(contacts), "--list", "grade5")
+    dialer("contacts", "import", str(contacts), "--list", "grade5")  # a OneRoster bundle
     dialer(
         "recordings",
         "add",
@@ -174,7 +215,7 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
         )
 
     step("7. the record: one parent's history, the audit chain, the compliance report")
-    dialer("consent", "show", rows[0]["phone"])
+    dialer("consent", "show", numbers["s-101"])
     dialer("audit", "verify")
     dialer("audit", "report")
     print(f"\ndemo files: {WORK}")

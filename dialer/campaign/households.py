@@ -138,10 +138,10 @@ def _guardian(contact: Contact) -> tuple[str, str]:
     return ("g", contact.guardian_id) if contact.guardian_id else ("c", contact.external_id)
 
 
-def plan_households(
+def _select(
     contacts: Iterable[Contact], choice: PhoneChoice, purpose: str
-) -> HouseholdPlan:
-    """The campaign's calls from its list version (contacts in list order)."""
+) -> tuple[list[Contact], dict[int, tuple[Skip, int | None]]]:
+    """The contacts whose phones the campaign calls, and why the others are not."""
     skipped: dict[int, tuple[Skip, int | None]] = {}
     eligible: list[Contact] = []
     for contact in contacts:
@@ -162,6 +162,20 @@ def plan_households(
             else:
                 skipped[c.id] = (Skip.NOT_PRIMARY, None)
         eligible = chosen
+    return eligible, skipped
+
+
+def household_count(contacts: Iterable[Contact], choice: PhoneChoice, purpose: str) -> int:
+    """How many numbers a campaign calls among these contacts (the preflight's households)."""
+    chosen, _skipped = _select(contacts, choice, purpose)
+    return len({c.number for c in chosen})
+
+
+def plan_households(
+    contacts: Iterable[Contact], choice: PhoneChoice, purpose: str
+) -> HouseholdPlan:
+    """The campaign's calls from its list version (contacts in list order)."""
+    eligible, skipped = _select(contacts, choice, purpose)
     by_number: dict[str, list[Contact]] = {}
     for c in eligible:
         by_number.setdefault(c.number, []).append(c)

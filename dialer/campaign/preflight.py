@@ -9,7 +9,8 @@ The figures, and the rule behind each:
 * **contacts / numbers / households**: the list's contacts that still have an
   attempt ahead of them at the start time (``scheduler.next_step``: finished
   contacts are never dialled again), the distinct numbers among them, and
-  households once the contact model has them (``None`` until then).
+  the households: the calls the campaign makes, one per number, to the
+  guardians' phones its ``--phones`` chooses (issue 12; counted by the shell).
 * **blocked, by reason**: ``gate.decide`` for every contact, *evaluated at
   the start time* (C2), with the facts the store holds now. A contact the
   gate allows but whose template field is empty is blocked with

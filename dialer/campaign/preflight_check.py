@@ -14,6 +14,7 @@ C8-C11 as ``audio.validate`` checks them when a campaign is created.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from dialer.audio.validate import (
 )
 from dialer.campaign.approval import approval_status
 from dialer.campaign.control import campaign_rules
+from dialer.campaign.households import PhoneChoice, household_count
 from dialer.campaign.messages import MessagePlanner
 from dialer.campaign.personal import campaign_template
 from dialer.campaign.preflight import PreflightTally
@@ -95,11 +97,17 @@ async def run_preflight(
         by_contact.setdefault(attempt.contact_id, []).append(attempt)
     # the campaign's pinned list, a page at a time (issue 11: never the whole list)
     after = -1
+    # issue 12: who answers each row and which of their phones it is, without
+    # the personal fields: the campaign's calls, one per number (households)
+    phones: list[Contact] = []
     while batch := await store.contacts.page(campaign.version_id, after, BATCH):
         facts = await store.consent.facts_for_many([c.number for c in batch])
         for contact in batch:
             tally.add(contact, facts[contact.number], by_contact.get(contact.id, ()))
+            phones.append(dataclasses.replace(contact, fields={}))
         after = batch[-1].id
+    households = household_count(phones, PhoneChoice(campaign.phones), campaign.purpose.value)
+    del phones
     checks = await message_checks(settings, store, campaign, tally)
     created = await store.safeguards.fingerprint_at_creation(campaign.id)
     # the list's contents now (stored with its published version: nothing decrypted);
@@ -119,6 +127,7 @@ async def run_preflight(
             else None
         ),
         approval=approval.to_json(),
+        households=households,
     )
     return build_report(tally, checks, context)
 

@@ -62,7 +62,7 @@ class Context:
     national_dnc_as_of: dt.date | None
     #: "not-required", "approved by NAME", "required" (see approval.py)
     approval: Mapping[str, Any] = field(default_factory=dict)
-    #: households in the campaign once the contact model has them
+    #: the campaign's calls: one per number, the guardians' phones --phones chooses
     households: int | None = None
 
 
@@ -279,7 +279,7 @@ def warnings_for(
             PreflightWarning(
                 "shared-numbers",
                 f"{len(tally.shared_numbers)} number(s) belong to several contacts: each "
-                "contact is a separate call",
+                "number is called once, for all of them (one call per household)",
             )
         )
     if tally.pending and (tally.pending - tally.allowed) > MOSTLY_BLOCKED_SHARE * tally.pending:

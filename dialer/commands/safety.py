@@ -142,7 +142,8 @@ def show_preflight(report: dict[str, Any]) -> None:
     )
     console.print(
         f"  numbers: {n['to_call']} distinct ({n['allowed_at_start']} allowed at the start); "
-        f"households: {households if households is not None else 'not in the contact model'}"
+        f"households (calls, one per number): "
+        f"{households if households is not None else 'not counted'}"
     )
     if report["blocked"]:
         console.print("  blocked at the start, by reason:")

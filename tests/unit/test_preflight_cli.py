@@ -109,6 +109,7 @@ def test_preflight_figures_for_a_list_with_blocked_out_of_window_and_duplicate_e
         "allowed_at_start": 2,
         "shared_by_several_contacts": 1,
     }
+    assert report["households"] == 7  # issue 12: the siblings' number is one call
     assert report["blocked"] == {
         "outside-window": 2,
         "dnc-company": 1,
