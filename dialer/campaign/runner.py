@@ -123,7 +123,9 @@ class CampaignRunner:
             PhoneChoice(campaign.phones),
             campaign.purpose.value,
         )
-        await self.store.campaigns.record_households(campaign.id, households.skipped)
+        await self.store.campaigns.record_households(
+            campaign.id, households.skipped, first_run=True
+        )
         contacts = {lead: h.callee for lead, h in households.households.items()}
         # zones were resolved at import (issue 11); contacts loaded before that
         # have none stored: resolve theirs once, off the loop, before the first dial

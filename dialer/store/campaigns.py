@@ -615,14 +615,25 @@ class CampaignStore:
         return [_attempt(r) for r in rows]
 
     async def record_households(
-        self, campaign_id: int, skipped: Mapping[int, tuple[str, int | None]]
+        self,
+        campaign_id: int,
+        skipped: Mapping[int, tuple[str, int | None]],
+        *,
+        first_run: bool = False,
     ) -> None:
         """Contacts without a call of their own in this campaign, and why (issue 12).
 
         The same plan every run (the pinned version and the campaign's phones do
-        not change); a later reason replaces an earlier one (covered, then its
+        not change): with ``first_run`` nothing is written when an earlier run
+        recorded it. A later reason replaces an earlier one (covered, then its
         household reached on another phone). Written in short transactions."""
         items = list(skipped.items())
+        if first_run:
+            found = await self.db.fetchone(
+                "SELECT 1 FROM campaign_households WHERE campaign_id = ? LIMIT 1", (campaign_id,)
+            )
+            if found is not None:
+                return  # recorded by an earlier run: the plan does not change
         for start in range(0, len(items), 5000):
             chunk = items[start : start + 5000]
             async with self.db.transaction() as conn:

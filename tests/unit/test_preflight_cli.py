@@ -301,12 +301,14 @@ def _on_a_terminal(cli: Cli, answer: bytes, *args: str) -> tuple[int, str]:
     import pty
     import re
     import subprocess
+    import sys
     import time
 
     main, side = pty.openpty()
-    env = dict(os.environ, COLUMNS="120", TERM="xterm", NO_COLOR="1")
+    # PYTHONPATH: this checkout's dialer (the venv's entry point may belong to another)
+    env = dict(os.environ, COLUMNS="120", TERM="xterm", NO_COLOR="1", PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [str(REPO / ".venv/bin/dialer"), "--config", str(cli.config), *args],
+        [sys.executable, "-m", "dialer", "--config", str(cli.config), *args],
         stdin=side, stdout=side, stderr=side, env=env, close_fds=True,
     )  # fmt: skip
     os.close(side)
