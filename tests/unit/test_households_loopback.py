@@ -208,3 +208,35 @@ def test_until_reached_retries_go_round_the_sequence(
     assert order.index(home.lstrip("+"), 1) > max(
         order.index(mobile.lstrip("+")), order.index(work.lstrip("+"))
     )
+
+
+def test_a_changed_number_needs_its_own_consent_and_the_old_opt_out_stays(
+    tmp_path: Path, fake: FakeAsterisk
+) -> None:
+    """Issue 12 item 4: the nightly sync replaces a guardian's number; the new one is
+    a new number for the gate (no consent: not called), the old one keeps its opt-out."""
+    home, mobile, work, restricted = _number(0, 2), _number(1, 2), _number(2, 2), _number(3, 2)
+    ws = _setup(tmp_path, fake, "primary", home, mobile, work, restricted)
+    ws.ok("consent", "revoke", home, "--channel", "email", "--ref", "ticket-7")
+    new_home = _number(4, 2)
+    export = _lopez(tmp_path, new_home, mobile, work, restricted)
+    out = json.loads(ws.ok("contacts", "import", str(export), "--list", "l", "--replace", "--json"))
+    assert out["changes"]["changed"] == 4  # the home phone of 4 student-guardian pairs
+    ws.ok(
+        "campaign", "create", "again", "--purpose", "school", "--list", "l",
+        "--message", "template:attendance-absence", "--caller-id", CALLER_ID,
+    )  # fmt: skip
+    report = json.loads(ws.ok("campaign", "run", "again", "--json"))
+    assert fake.originated() == 0
+    lead = next(r for r in report["per_contact"] if r["household"])
+    assert (lead["outcome"], lead["gate"]) == ("blocked", "no-consent")
+    store = ws.store()
+
+    async def check() -> None:
+        try:
+            assert (await store.consent.facts_for(home)).revoked_at is not None
+            assert (await store.consent.facts_for(new_home)).revoked_at is None
+        finally:
+            await store.close()
+
+    asyncio.run(check())
