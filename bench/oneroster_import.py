@@ -19,11 +19,13 @@ students compare (run both). Needs no Asterisk. Prints a table.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +33,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))  # this checkout's dialer, not the venv's
 
 from contacts_list import FIRST, LAST, phone  # noqa: E402
 from contacts_scale import mb, timed  # noqa: E402
 from support.sandbox import describe  # noqa: E402
-from support.workspace import make_workspace  # noqa: E402
+from support.workspace import Workspace, make_workspace  # noqa: E402
+
+from dialer.campaign.households import PhoneChoice, plan_households  # noqa: E402
 
 USERS = [
     "sourcedId", "status", "dateLastModified", "enabledUser", "username", "userIds",
@@ -146,6 +151,32 @@ def write_delta(path: Path, students: int, changed: int = 1000) -> None:
         bundle.writestr("roles.csv", roles.getvalue())
 
 
+def _plan_figure(ws: Workspace) -> str:
+    """What a campaign's start costs: read the list, plan one call per number."""
+    store = ws.store()
+
+    async def measure() -> str:
+        try:
+            version = await store.contacts.published("big")
+            started = time.perf_counter()
+            contacts = await store.contacts.version_contacts(version.id)
+            read = time.perf_counter() - started
+            started = time.perf_counter()
+            plan = plan_households(contacts, PhoneChoice.PRIMARY, "school")
+            planned = time.perf_counter() - started
+            every = plan_households(contacts, PhoneChoice.UNTIL_REACHED, "school")
+            return (
+                f"{len(contacts):,} contacts read in {read:.1f} s; primary: "
+                f"{len(plan.households):,} calls planned in {planned:.2f} s; "
+                f"until-reached: {len(every.households):,} numbers, "
+                f"{len(every.chains):,} guardians' sequences"
+            )
+        finally:
+            await store.close()
+
+    return asyncio.run(measure())
+
+
 def main() -> None:
     students = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     root = Path(tempfile.mkdtemp(prefix="dialer-oneroster-"))
@@ -181,6 +212,8 @@ def main() -> None:
                                 f"{mb(sampler.main_kb)} (command), {mb(sampler.tree_kb)} "
                                 "(with workers)")
     )  # fmt: skip
+    table.append(("households (the runner's plan)", _plan_figure(ws)))
+    print(table[-1][1], flush=True)
     width = max(len(k) for k, _ in table)
     print(f"\n{'what'.ljust(width)}  figure\n{'-' * width}  {'-' * 60}")
     for what, figure in table:
