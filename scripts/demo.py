@@ -131,10 +131,11 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
         sid: sample_number(prefix, i, phone) for i, (sid, _n, _l, phone) in enumerate(families)
     }
     lopez = {
-        "(212) 555-0122": sample_number(prefix, 3, 2),  # Maria Lopez, home: answers
+        # Maria Lopez, home: one call for Ana, Ben and Cy; she presses 9 (dialplan phone 5)
+        "(212) 555-0122": sample_number(prefix, 3, 5),
         "(212) 555-0132": sample_number(prefix, 4, 2),  # her mobile: not her first phone
-        "(212) 555-0142": sample_number(prefix, 5, 2),  # Jorge Lopez: answers
-        "(212) 555-0152": sample_number(prefix, 2, 6),  # Sun Kim: answers
+        "(212) 555-0142": sample_number(prefix, 5, 9),  # Jorge Lopez: busy
+        "(212) 555-0152": sample_number(prefix, 2, 6),  # Sun Kim: answers, listens
     }
     contacts = write_bundle(WORK / "sis-roster.zip", families, numbers, lopez)
     # every family consented at enrollment except s-107 (never gave the number for calls)
@@ -143,7 +144,7 @@ level = "warning"   # the live view and the report tell the story; "info" logs e
     print("\nsimulated phones (by the number's last digit):")
     for sid, name, _lang, phone in families:
         print(f"  {sid} {name:<11} -> {PHONE_BEHAVIOUR[phone]}")
-    print("  S-1001..3  Ana, Ben, Cy Lopez -> one call to their mother's home phone")
+    print("  S-1001..3 Ana, Ben, Cy Lopez -> ONE call to their mother's home (she presses 9)")
 
     step("2. load enrollment consents, the caller ID, contacts and a recording")
     dialer("consent", "import", str(consents))
