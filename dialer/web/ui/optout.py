@@ -41,8 +41,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hint": "For example (212) 555-0123",
         "continue": "Continue",
         "confirm_q": "Stop automated calls to {number}?",
-        "confirm_note": "Emergency alerts may still reach you only if the district records "
-        "an override for a real emergency.",
+        "confirm_note": "After this, only an emergency alert can still reach you, and only "
+        "if the district records an override for a real emergency.",
         "confirm": "Yes, stop the calls",
         "back": "Change the number",
         "done_title": "Your request is recorded",
@@ -61,8 +61,8 @@ TEXT: dict[str, dict[str, str]] = {
         "hint": "Por ejemplo (212) 555-0123",
         "continue": "Continuar",
         "confirm_q": "¿Dejar de llamar a {number}?",
-        "confirm_note": "Las alertas de emergencia solo podrían llegarle si el distrito "
-        "registra una excepción por una emergencia real.",
+        "confirm_note": "Después de esto, solo una alerta de emergencia podría llegarle, y "
+        "solo si el distrito registra una excepción por una emergencia real.",
         "confirm": "Sí, dejar de llamar",
         "back": "Cambiar el número",
         "done_title": "Su solicitud quedó registrada",
