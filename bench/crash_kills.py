@@ -2,7 +2,7 @@
 
 Not a test: run once by hand; it prints the figures of the issue: families
 reached, numbers called twice, complete messages heard twice, opt-outs lost,
-wall time. Defaults: 1,000 contacts, 20 kills at random moments, 30 calls at
+wall time. Defaults: 1,000 contacts, 20 kills at random moments, 50 calls at
 a time, the campaign's default policy (max_attempts 1, retry-interrupted 1).
 
     /work/coord/quiet .venv/bin/python bench/crash_kills.py [calls] [kills] [concurrency] [seed]
@@ -10,7 +10,7 @@ a time, the campaign's default policy (max_attempts 1, retry-interrupted 1).
 The contacts are SIPp phones (tests/support/phones.py): about two in three
 listen to the end (phone 2), the others press 9 1.5 s after the answer
 (phone 1), during the message body (numbers ending in 91) or press 9 and hang
-up (81). Numbers are London ones (+44 20 794x xxxx) so the school calling
+up (81). Numbers are London ones (+44 20 7946 xxxx) so the school calling
 window (C12) is open during the London day; the sandbox routes them by their
 last digits. SIPp's traces count the INVITEs; an RTP tap on phone 2's media
 port counts the message audio each call carried (tests/support/sipp_audio.py).
@@ -60,7 +60,7 @@ def numbers(count: int) -> list[str]:
         if tail.endswith(("72", "63", "86")):
             continue  # other sandbox phones
         if tail.endswith("2") or (tail.endswith("1") and (i // 10) % 2 == 0):
-            found.append(f"+4420794{tail}")
+            found.append(f"+44207946{tail}")
     return found
 
 
@@ -99,7 +99,7 @@ def revoked(ws: Workspace, wanted: list[str]) -> set[str]:
 
 def main() -> None:
     args = [int(a) for a in sys.argv[1:]]
-    calls, kills, concurrency = (args + [1000, 20, 30][len(args) :])[:3]
+    calls, kills, concurrency = (args + [1000, 20, 50][len(args) :])[:3]
     seed = args[3] if len(args) > 3 else int(time.time())
     hour = dt.datetime.now(ZoneInfo("Europe/London")).hour
     if not 9 <= hour < 19:
@@ -118,8 +118,8 @@ def main() -> None:
         print(f"{calls} contacts, {kills} kills, {concurrency} at a time, seed {seed}", flush=True)
         with RtpTap(PHONES[2][2]) as tap:
             started = time.monotonic()
-            # spread the kills over the run's expected length (~16 s a call)
-            gap = calls * 16.0 / concurrency / (kills + 1)
+            # spread the kills over the expected run (~27 s a call: 22 s message, then listen)
+            gap = calls * 27.0 / concurrency / (kills + 1)
             restarts = 0
             for k in range(kills):
                 before = decisions(db)
