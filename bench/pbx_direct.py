@@ -209,9 +209,14 @@ async def bare_loop(config: Path, calls: int, concurrency: int) -> dict[str, Any
                 }
             )
             last = reply[-1] if isinstance(reply, list) else reply
-            if last.get("Response") != "Success":
-                outcomes["not-answered"] += 1
-            await asyncio.wait_for(done, 60)
+            answered = last.get("Response") == "Success"
+            if not answered:
+                outcomes[f"not-answered (reason {last.get('Reason', '?')})"] += 1
+            try:
+                # an unanswered call's channel may never have existed: no Hangup then
+                await asyncio.wait_for(done, 60 if answered else 5)
+            except TimeoutError:
+                outcomes["no Hangup event" if answered else "no channel"] += 1
         finally:
             hung_up.pop(call_id, None)
             slots.release()
