@@ -68,7 +68,8 @@ class RowErrors:
     def summary(self, shown: int = 20) -> str:
         lines = "\n".join(f"  row {e.row}: {e.reason}" for e in self.kept[:shown])
         more = self.count - min(shown, len(self.kept))
-        return lines + (f"\n  ... and {more} more" if more > 0 else "")
+        # thousands separated: a 7-digit count would read as a phone number, masked
+        return lines + (f"\n  ... and {more:,} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)

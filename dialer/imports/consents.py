@@ -105,7 +105,7 @@ async def stream_consents(
     with spool:
         if errors.count:
             raise CsvError(
-                f"{shown}: {errors.count} bad row(s), nothing imported:\n{errors.summary()}"
+                f"{shown}: {errors.count:,} bad row(s), nothing imported:\n{errors.summary()}"
             )
         await store.consent.begin_batch(batch_id, Path(shown).name, operator)
         try:

@@ -316,7 +316,7 @@ def _load(
             raise CsvError(f"{shown}: no data rows after the header")
         if strict and outcome.errors.count:
             raise CsvError(
-                f"{shown}: {outcome.errors.count} invalid row(s), nothing loaded:\n"
+                f"{shown}: {outcome.errors.count:,} invalid row(s), nothing loaded:\n"
                 + outcome.errors.summary()
             )
         if written == 0:

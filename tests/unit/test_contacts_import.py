@@ -22,9 +22,11 @@ from support.legacy_import import old_loaded_rows, old_read_contacts
 from support.store import CALLER_ID, Clock, open_store
 
 from dialer.consent.windows import _lookup_zones
+from dialer.csvfiles import RowErrors
 from dialer.errors import CsvError, InputError
 from dialer.imports import contacts as contact_import
 from dialer.imports import pool
+from dialer.masking import mask_text
 from dialer.model.campaign import MessageSpec, NewCampaign
 from dialer.settings import Settings
 from dialer.store.store import Store
@@ -143,7 +145,7 @@ def test_c12_streamed_import_loads_exactly_what_the_old_import_did(
         old, old_errors = old_read_contacts(path, "US", "en")
         refusal = None
         if strict and old_errors:
-            refusal = f"{path}: {len(old_errors)} invalid row(s), nothing loaded:"
+            refusal = f"{path}: {len(old_errors):,} invalid row(s), nothing loaded:"
         elif not old:
             refusal = f"{path}: no valid rows; nothing loaded"
     except CsvError as exc:
@@ -284,7 +286,7 @@ async def test_many_invalid_rows_keep_a_bounded_list_of_errors(tmp_path: Path) -
         assert result.imported == 1
         assert result.rejected_count == 20_000
         assert len(result.rejected) == 1000
-        with pytest.raises(CsvError, match=r"20000 invalid row\(s\)[\s\S]*and 19980 more"):
+        with pytest.raises(CsvError, match=r"20,000 invalid row\(s\)[\s\S]*and 19,980 more"):
             await import_contacts(SETTINGS, store, path, "s", "t", strict=True)
     finally:
         await store.close()
@@ -405,3 +407,15 @@ def test_encoding_scan_matches_whole_file_decoding(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_bytes(body + b"\x81\xff")
     with pytest.raises(CsvError, match="not a text file"):
         _scan(tmp_path / "x.csv")
+
+
+def test_a_million_invalid_rows_still_read_as_a_count_after_masking() -> None:
+    """Every message is masked (C18); a 7-digit count must not read like a phone number
+    (the 1M-invalid-row benchmark printed '***0000 invalid row(s)')."""
+    errors = RowErrors()
+    for row in range(2, 1_000_002):
+        errors.add(row, "not a phone number")
+    assert len(errors.kept) == 1000
+    said = mask_text(f"x.csv: {errors.count:,} invalid row(s)\n{errors.summary()}")
+    assert "1,000,000 invalid row(s)" in said
+    assert said.endswith("... and 999,980 more")
