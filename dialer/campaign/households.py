@@ -4,8 +4,8 @@ A list row is one way to reach a person about a student: siblings sharing
 their mother's phone are three rows with one number. A campaign calls each
 number once; the call is a *household*: the first row with the number leads
 (its attempts are the household's), the others are covered by it, and a
-personalised template speaks every child it concerns ("Ana, Ben and Cy", in
-the household's language). An opt-out pressed on the call applies to the
+personalised template speaks every child it concerns ("Ana, Ben and Cy
+Lopez", in the household's language). An opt-out pressed on the call applies to the
 number, as every opt-out does (C6).
 
 Which of a guardian's phones are called is the campaign's ``--phones``:
@@ -109,6 +109,17 @@ def join_names(names: Sequence[str], language: str) -> str:
     return f"{', '.join(names[:-1])} {word} {last}"
 
 
+def name_children(names: Sequence[str], language: str) -> str:
+    """Every child once: ``Ana, Ben and Cy Lopez`` when they share the family name
+    (said once, at the end), else ``Ana Lopez and Ben Kim``."""
+    parts = [name.split() for name in names]
+    last = {p[-1] for p in parts}
+    if len(parts) > 1 and len(last) == 1 and all(len(p) > 1 for p in parts):
+        given = [" ".join(p[:-1]) for p in parts]
+        return f"{join_names(given, language)} {parts[0][-1]}"
+    return join_names(names, language)
+
+
 def household_language(members: Sequence[Contact]) -> str:
     """The language most of the household's rows give; the lead's on a tie."""
     counts = Counter(c.language for c in members)
@@ -127,7 +138,7 @@ def callee(members: Sequence[Contact]) -> Contact:
             names.append(name)
     fields = dict(lead.fields)
     if len(names) > 1:
-        fields[STUDENT_FIELD] = join_names(names, language)
+        fields[STUDENT_FIELD] = name_children(names, language)
     if language == lead.language and fields == lead.fields:
         return lead
     return dataclasses.replace(lead, language=language, fields=fields)

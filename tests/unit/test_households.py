@@ -14,6 +14,7 @@ from dialer.campaign.households import (
     Skip,
     callee,
     join_names,
+    name_children,
     plan_households,
     reach,
 )
@@ -161,6 +162,21 @@ def test_plain_lists_keep_every_row_and_dedupe_numbers() -> None:
 )
 def test_join_names(names: list[str], language: str, said: str) -> None:
     assert join_names(names, language) == said
+
+
+@pytest.mark.parametrize(
+    ("names", "language", "said"),
+    [
+        (["Ana Lopez", "Ben Lopez", "Cy Lopez"], "es", "Ana, Ben y Cy Lopez"),
+        (["Ana Lopez", "Ben Lopez"], "en", "Ana and Ben Lopez"),
+        (["Mary Ann Smith", "Jo Smith"], "en", "Mary Ann and Jo Smith"),
+        (["Ana Lopez", "Ben Kim"], "en", "Ana Lopez and Ben Kim"),
+        (["Ana", "Ben Lopez"], "en", "Ana and Ben Lopez"),
+        (["Ana Lopez"], "en", "Ana Lopez"),
+    ],
+)
+def test_children_share_their_family_name_once(names: list[str], language: str, said: str) -> None:
+    assert name_children(names, language) == said
 
 
 def test_household_language_is_the_majority_then_the_lead() -> None:

@@ -129,7 +129,7 @@ def test_siblings_sharing_a_phone_get_one_call_naming_every_child(
     # the call spoke every child, once each, in the household's language
     spanish = templates.READY_TEMPLATES["attendance-absence"].texts["es"]
     said = spanish.format(
-        student_name="Ana Lopez, Ben Lopez y Cy Lopez",
+        student_name="Ana, Ben y Cy Lopez",
         school="Lincoln",
         date=templates.speakable("2026-03-02", "es"),
     )
@@ -201,13 +201,12 @@ def test_until_reached_retries_go_round_the_sequence(
     ws = _setup(tmp_path, fake, "until-reached", home, mobile, work, restricted)
     ws.ok("campaign", "run", "absent")
     order = [c.number for c in fake.calls]
-    # nobody reached: each phone twice (--max-attempts 2), the home's retry only
-    # after the mobile and work phones were tried
+    # nobody reached: each phone twice (--max-attempts 2); the home's retry only
+    # after the mother's mobile was tried (her sequence goes round again; the
+    # father's work phone may still be rendering its own text then)
     assert sorted(fake.by_number().values()) == [2, 2, 2]
     assert order[0] == home.lstrip("+")
-    assert order.index(home.lstrip("+"), 1) > max(
-        order.index(mobile.lstrip("+")), order.index(work.lstrip("+"))
-    )
+    assert order.index(home.lstrip("+"), 1) > order.index(mobile.lstrip("+"))
 
 
 def test_a_changed_number_needs_its_own_consent_and_the_old_opt_out_stays(
