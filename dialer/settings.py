@@ -108,6 +108,9 @@ class AsteriskSettings:
     ring_timeout: int = 30
     connect_timeout: float = 5.0
     action_timeout: float = 10.0
+    #: an idle AMI link is pinged this often; no answer within ``action_timeout``
+    #: means a dead peer (a hung Asterisk or a dropped route closes no socket)
+    heartbeat_seconds: float = 10.0
     #: several PBXs (``[[asterisk.servers]]``); empty: the one server above
     servers: tuple[AsteriskServer, ...] = ()
 
@@ -164,6 +167,13 @@ class EngineSettings:
     #: (hotline number instead of "press 9", C11). Costs ~1-2 s before a person
     #: hears the message, so it is off unless a district wants voicemails.
     answering_machine_detection: bool = False
+    #: on SIGTERM/SIGINT, how long calls in progress may take to finish their
+    #: message before the rest are hung up as ``interrupted-by-shutdown`` (issue 9)
+    drain_seconds: float = 60.0
+    #: ``campaign run`` in the foreground: how long it waits for Asterisk to come
+    #: back after the AMI link is lost before it gives up (exit 7); ``dialer serve``
+    #: waits as long as it takes
+    pbx_wait_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -440,6 +450,7 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "asterisk.ring_timeout": (1, 600),
     "asterisk.connect_timeout": (0.1, 300),
     "asterisk.action_timeout": (0.1, 600),
+    "asterisk.heartbeat_seconds": (0.5, 600),
     "agi.port": (1, 65535),
     "agi.max_sessions": (0, 100_000),
     "http.port": (0, 65535),
@@ -449,6 +460,8 @@ NUMBER_RANGES: dict[str, tuple[float, float]] = {
     "engine.max_attempts": (1, 100),
     "engine.retry_delay_seconds": (0, 30 * 86400),
     "engine.max_call_seconds": (10, 4 * 3600),
+    "engine.drain_seconds": (0, 3600),
+    "engine.pbx_wait_seconds": (0, 7 * 86400),
     "audio.max_seconds": (1, 3600),
     "logging.progress_seconds": (0.5, 3600),
 }

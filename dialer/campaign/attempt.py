@@ -59,9 +59,9 @@ from dialer.model.contact import Contact
 from dialer.model.outcome import Outcome
 from dialer.settings import Settings
 from dialer.store.store import Store
-from dialer.telephony.ami import AmiClient
 from dialer.telephony.dialout import originate_spec
 from dialer.telephony.outcomes import BAD_NUMBER_CAUSES
+from dialer.telephony.servers import ServerPool
 
 log = structlog.get_logger("dialer.attempt")
 
@@ -123,7 +123,7 @@ class Attempts:
         self,
         store: Store,
         settings: Settings,
-        ami: AmiClient,
+        servers: ServerPool,
         registry: CallRegistry,
         plan_message: PlanMessage,
         progress: ProgressWriter,
@@ -131,7 +131,10 @@ class Attempts:
     ) -> None:
         self.store = store
         self.settings = settings
-        self.ami = ami
+        self.servers = servers
+        #: set when the run stops (pause, cancel, shutdown): an attempt still being
+        #: gated then sends nothing (issue 9: "stop placing calls at once")
+        self.stop_dialing: asyncio.Event | None = None
         self.registry = registry
         self.plan_message = plan_message
         self.progress = progress
@@ -241,15 +244,19 @@ class Attempts:
         rows = await self.store.campaigns.contact_attempts(campaign.id, contact.id)
         return AttemptResult(outcome, decision, placed, rows)
 
-    def policy(self, campaign: Campaign, plan: PlayPlan) -> CallPolicy:
+    def policy(
+        self, campaign: Campaign, plan: PlayPlan, *, via_dialplan: bool | None = None
+    ) -> CallPolicy:
         engine = self.settings.engine
+        if via_dialplan is None:
+            via_dialplan = self.settings.asterisk.dial_via_dialplan
         ring = self.settings.asterisk.ring_timeout
         return CallPolicy(
             segments=len(plan.segments),
             voicemail_segments=len(plan.voicemail),
             telemarketing=campaign.purpose is Purpose.TELEMARKETING,
             # a direct originate has no DialerDial report (telephony/dialout.py)
-            dial_report=self.settings.asterisk.dial_via_dialplan,
+            dial_report=via_dialplan,
             originate_wait=ring + ORIGINATE_GRACE_S,
             max_call=float(engine.max_call_seconds),
             segment_kinds=tuple(plan.kinds),
@@ -259,21 +266,38 @@ class Attempts:
         self, call_id: str, campaign: Campaign, contact: Contact, plan: PlayPlan
     ) -> Outcome:
         """Place one call and return its outcome once it is recorded."""
-        asterisk = self.settings.asterisk
+        # the server with the most free channels (issue 9 item 5); none connected, or
+        # the run stopped meanwhile: nothing is sent, the contact is dialled again
+        stopped = self.stop_dialing is not None and self.stop_dialing.is_set()
+        link = None if stopped else await self.servers.claim()
+        ami = link.ami if link is not None else self.servers.links[0].ami
+        # the server's own dial string and path (keys it leaves out are [asterisk]'s)
+        server = link.server if link is not None else self.settings.asterisk_servers[0]
+        asterisk = dataclasses.replace(
+            self.settings.asterisk,
+            dial_string=server.dial_string,
+            dial_via_dialplan=server.dial_via_dialplan,
+        )
         call = Call(
             call_id,
             campaign,
             contact,
             plan,
             store=self.store,
-            ami=self.ami,
+            ami=ami,
             progress=self.progress,
-            policy=self.policy(campaign, plan),
+            policy=self.policy(campaign, plan, via_dialplan=asterisk.dial_via_dialplan),
         )
         self.registry.add(call)
-        events = self.ami.calls.register(call_id)
+        events = ami.calls.register(call_id)
         events.listener = lambda name, msg: call.on_ami_event(name, msg, events)
         try:
+            if link is None:
+                why = "the run stopped" if stopped else "no Asterisk server is connected"
+                log.warning("originate not sent", reason=why)
+                call.feed(NotSent(f"not sent: {why}"))
+                await call.done.wait()
+                return call.outcome or Outcome.FAILED
             spec = originate_spec(
                 asterisk,
                 number=contact.number,
@@ -287,7 +311,7 @@ class Attempts:
             )
             call.feed(OriginateSent())
             try:
-                result = await self.ami.originate(
+                result = await ami.originate(
                     call_id=call_id,
                     channel=spec.channel,
                     context=asterisk.answered_context,
@@ -303,7 +327,7 @@ class Attempts:
                 call.feed(NotSent())
             except TelephonyError as exc:
                 log.warning("originate got no answer", error=str(exc))
-                lost = not self.ami.connected
+                lost = not ami.connected
                 call.feed(Interrupt(InterruptKind.PBX) if lost else Timeout(Timer.ORIGINATE))
             else:
                 call.feed(
@@ -316,8 +340,10 @@ class Attempts:
             await call.done.wait()
         finally:
             events.listener = None
-            self.ami.calls.unregister(call_id)
+            ami.calls.unregister(call_id)
             self.registry.remove(call_id)
+            if link is not None:
+                self.servers.release(link)
         outcome = call.outcome or Outcome.FAILED
         if call.flow.cause in BAD_NUMBER_CAUSES:
             await self._suppress_repeated_bad_number(contact, call_id)

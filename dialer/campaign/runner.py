@@ -4,9 +4,17 @@ The runner is the thin asyncio shell around the pure pieces: ``scheduler``
 decides who is due (and retried), ``attempt.Attempts`` gates and places one
 call (whose life is the state machine in ``callflow``). It paces the starts
 (``engine.calls_per_second``), bounds the calls in flight
-(``engine.max_concurrent``), and stops dialling at once when an attempt fails
-or Asterisk goes away: calls in flight are then told (``Interrupt``) and
-recorded as ``interrupted-by-pbx``, retried at the next start.
+(``engine.max_concurrent``), and stops dialling at once when an attempt fails.
+
+When every Asterisk server is gone, the calls in flight there are told
+(``Interrupt``, by the engine) and recorded as ``interrupted-by-pbx``; the run
+places no new call and waits ``pbx_wait`` s for a server to come back (None:
+as long as it takes, ``dialer serve``), then dials on, the cut calls first.
+
+Stopping (issue 9 item 3): ``stop_dialing`` places no new call and lets the
+calls in progress finish; ``hang_up`` (the drain period is over) hangs up the
+rest, recorded as ``interrupted-by-shutdown`` and redialled at the next start
+unless the callee heard the whole message or pressed 9/8.
 """
 
 from __future__ import annotations
@@ -43,14 +51,18 @@ from dialer.consent.windows import next_window_opening, warm_zone_cache
 from dialer.errors import TelephonyError
 from dialer.model.campaign import AttemptRow, Campaign
 from dialer.model.contact import Contact
+from dialer.model.outcome import Outcome
 from dialer.settings import Settings
 from dialer.store.store import Store
-from dialer.telephony.ami import AmiClient
+from dialer.telephony.servers import ServerPool
 
 log = structlog.get_logger("dialer.runner")
 
 #: after Asterisk went away, how long calls in flight get to record their outcome
 INTERRUPT_GRACE_S = 10.0
+#: a contact whose call never reached Asterisk is tried again in the same run at
+#: most this often (then at the next run)
+MAX_RESENDS = 3
 
 __all__ = ["CampaignRunner", "PlanMessage", "Progress", "RunSummary"]
 
@@ -73,25 +85,27 @@ class CampaignRunner:
         self,
         store: Store,
         settings: Settings,
-        ami: AmiClient,
+        servers: ServerPool,
         registry: CallRegistry,
         plan_message: PlanMessage,
         progress: Progress | None = None,
         *,
         wait_for_window: bool = False,
         stop_dialing: asyncio.Event | None = None,
+        hang_up: asyncio.Event | None = None,
+        pbx_wait: float | None = None,
         writer: ProgressWriter | None = None,
         locks: NumberLocks | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
-        self.ami = ami
+        self.servers = servers
         self.registry = registry
         self.progress = progress or (lambda _event: None)
         self.writer = writer or ProgressWriter(store)
         self._own_writer = writer is None
         self.attempts = Attempts(
-            store, settings, ami, registry, plan_message, self.writer, locks or NumberLocks()
+            store, settings, servers, registry, plan_message, self.writer, locks or NumberLocks()
         )
         self._slots = asyncio.Semaphore(settings.engine.max_concurrent)
         self._next_start = 0.0
@@ -101,6 +115,12 @@ class CampaignRunner:
         #: contract 2: set when the campaign is paused or cancelled; no new call is
         #: placed after it is set, calls in progress finish, then ``run`` returns
         self.stop_dialing = stop_dialing or asyncio.Event()
+        self.attempts.stop_dialing = self.stop_dialing
+        self._resent: Counter[int] = Counter()
+        #: issue 9 item 3: the drain period is over; calls still up are hung up
+        self.hang_up = hang_up or asyncio.Event()
+        #: how long to wait for Asterisk to come back (None: as long as it takes)
+        self.pbx_wait = pbx_wait
 
     async def run(self, name: str) -> RunSummary:
         started = time.monotonic()
@@ -114,7 +134,7 @@ class CampaignRunner:
         # the engine recovered every campaign at its start; this closes what an earlier
         # run of this campaign in the same engine could not (calls given up on when
         # Asterisk went away), so they are not left in flight for ever
-        recovered = await recover(self.store, self.ami.hangup_call, campaign_id=campaign.id)
+        recovered = await recover(self.store, self.servers.hangup_call, campaign_id=campaign.id)
         summary.interrupted_before = recovered.calls
         # issue 12: one call per number (the household), the guardian's phones
         # the campaign's --phones chooses; the others are recorded as covered/skipped
@@ -157,9 +177,14 @@ class CampaignRunner:
         active: set[asyncio.Task[AttemptResult]] = set()
         try:
             while active or (queue and not self.stop_dialing.is_set()):
+                if self.hang_up.is_set():
+                    break  # _wind_down hangs up what is left
                 now = self.store.clock()
                 stopping = self.stop_dialing.is_set()
                 due = [] if stopping else [p for p in queue if p.due <= now]
+                if due and not self.servers.connected:
+                    await self._wait_for_pbx(name, len(active))
+                    continue
                 for item in due:
                     if not sequencer.may_dial(item.contact_id):
                         # until-reached: the guardian's other phones come first (or
@@ -167,9 +192,12 @@ class CampaignRunner:
                         queue.remove(item)
                         parked[item.contact_id] = item
                         continue
-                    await self._start_slot()
-                    if self.stop_dialing.is_set():
-                        self._slots.release()  # stopped while waiting for a slot
+                    if not self.servers.connected:
+                        break  # the next turn waits for Asterisk
+                    if not await self._start_slot():
+                        break  # stopped while waiting for a slot
+                    if not self.servers.connected:
+                        self._slots.release()  # Asterisk went away meanwhile
                         break
                     queue.remove(item)
                     self._raise_if_broken(active)
@@ -224,10 +252,10 @@ class CampaignRunner:
     ) -> None:
         """Calls still in flight when the run stops: tell them, let them record."""
         if active:
-            lost = not self.ami.connected
             for call in self.registry.calls():
                 if call.campaign.id != campaign.id:
                     continue  # another campaign of the same engine (serve)
+                lost = not call.ami.connected
                 call.feed(Interrupt(InterruptKind.PBX if lost else InterruptKind.SHUTDOWN))
             _done, pending = await asyncio.wait(active, timeout=INTERRUPT_GRACE_S)
             for task in pending:
@@ -238,14 +266,37 @@ class CampaignRunner:
             await self.writer.close()
 
     def _raise_if_broken(self, active: set[asyncio.Task[AttemptResult]]) -> None:
-        """Stop dialing at once when an attempt failed or Asterisk went away."""
+        """Stop dialing at once when an attempt failed."""
         if self._failure is not None:
             raise self._failure
-        if not self.ami.connected:
+
+    async def _wait_for_pbx(self, name: str, in_flight: int) -> None:
+        """No Asterisk server is up: no new call until one is back (or give up)."""
+        wait = self.pbx_wait
+        log.warning(
+            "no Asterisk server is connected; dialling paused until one is back",
+            campaign=name,
+            calls_in_flight=in_flight,
+            waiting_up_to_s=wait,
+        )
+        self.progress({"event": "pbx-down", "campaign": name})
+        started = time.monotonic()
+        stop = asyncio.ensure_future(self.stop_dialing.wait())
+        back = asyncio.ensure_future(self.servers.wait_connected(wait))
+        try:
+            await asyncio.wait({stop, back}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stop, back):
+                task.cancel()
+        if self.servers.connected:
+            took = round(time.monotonic() - started, 1)
+            log.info("Asterisk is back; dialling again", campaign=name, waited_s=took)
+            self.progress({"event": "pbx-up", "campaign": name})
+        elif not self.stop_dialing.is_set():
             raise TelephonyError(
-                "lost the AMI connection to Asterisk mid-campaign; stopped dialing "
-                f"({len(active)} calls in progress are recorded as interrupted-by-pbx and "
-                "dialled again by the next run)"
+                f"lost the AMI connection to Asterisk mid-campaign and it did not come back "
+                f"within {wait:g} s (engine.pbx_wait_seconds); stopped dialing (calls cut "
+                "short are recorded as interrupted-by-pbx and dialled again by the next run)"
             )
 
     def _after(
@@ -301,15 +352,39 @@ class CampaignRunner:
         )
         if step is not None and step.attempt_no > item.attempt_no:
             queue.append(step)
+        elif (
+            step is not None
+            and latest is not None
+            and latest.outcome is Outcome.NOT_PLACED
+            and not self.stop_dialing.is_set()
+            and self._resent[item.contact_id] < MAX_RESENDS
+        ):
+            # nothing reached Asterisk (it went away while this call was gated):
+            # dial it in this run once a server is back (the loop waits for one)
+            self._resent[item.contact_id] += 1
+            queue.append(step)
 
-    async def _start_slot(self) -> None:
-        """Pacing (calls per second) and the concurrency bound."""
-        await self._slots.acquire()
+    async def _start_slot(self) -> bool:
+        """Pacing (calls per second) and the concurrency bound; False (no slot held)
+        when the run was stopped meanwhile."""
+        slot = asyncio.ensure_future(self._slots.acquire())
+        stop = asyncio.ensure_future(self.stop_dialing.wait())
+        await asyncio.wait({slot, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not slot.done():
+            slot.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slot
+        if self.stop_dialing.is_set():
+            if slot.done() and not slot.cancelled():
+                self._slots.release()
+            return False
         interval = 1.0 / self.settings.engine.calls_per_second
         now = time.monotonic()
         if self._next_start > now:
             await asyncio.sleep(self._next_start - now)
         self._next_start = max(now, self._next_start) + interval
+        return True
 
     def _base_rules(self, campaign: Campaign) -> CampaignRules:
         """The campaign's fixed rules; the facts that can change are read per attempt."""

@@ -15,6 +15,8 @@ from dialer.campaign.approval import require_approval
 from dialer.campaign.engine import Engine
 from dialer.campaign.report import ReportTotals, report_json_chunks, report_rows
 from dialer.campaign.report_csv import write_report_csv
+from dialer.campaign.runner import RunSummary
+from dialer.campaign.shutdown import SignalDrain
 from dialer.commands.common import (
     console,
     emit_rows,
@@ -193,22 +195,35 @@ async def _run_foreground(
                 )
             await control.begin_foreground_run(store, name, by=operator())
             stop = asyncio.Event()
+            hang_up = asyncio.Event()
             # contract 2: 'dialer campaign pause|cancel' from elsewhere stops new calls here too
             tasks = [asyncio.create_task(control.wait_until_not_running(store, name, stop))]
             if not console.is_terminal:
                 # under systemd/cron nobody sees the live view: one progress line every few s
                 tasks.append(asyncio.create_task(_log_progress(progress, cfg)))
+            drain = SignalDrain(
+                stop, hang_up, cfg.engine.drain_seconds, lambda: len(engine.registry)
+            )
+
+            async def run() -> RunSummary:
+                return await engine.run_campaign(
+                    name,
+                    on_event,
+                    wait_for_window=wait_for_window,
+                    stop_dialing=stop,
+                    hang_up=hang_up,
+                    # Asterisk gone: wait this long for it to come back, then exit 7
+                    pbx_wait=cfg.engine.pbx_wait_seconds,
+                )
+
             try:
-                if json_out or not console.is_terminal:
-                    summary = await engine.run_campaign(
-                        name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
-                    )
-                else:
-                    # the same view as 'dialer serve' on a terminal (one block per campaign)
-                    async with LiveProgressView(console, lambda: {name: progress.snapshot()}):
-                        summary = await engine.run_campaign(
-                            name, on_event, wait_for_window=wait_for_window, stop_dialing=stop
-                        )
+                with drain:
+                    if json_out or not console.is_terminal:
+                        summary = await run()
+                    else:
+                        # the same view as 'dialer serve' on a terminal (one block per campaign)
+                        async with LiveProgressView(console, lambda: {name: progress.snapshot()}):
+                            summary = await run()
             finally:
                 for task in tasks:
                     task.cancel()
@@ -216,7 +231,9 @@ async def _run_foreground(
             if not summary.stopped:
                 await control.complete_campaign(store, name, by="engine")
             progress.log_line()
-            if summary.stopped:
+            if drain.signal is not None:
+                err_console.print(drain.summary(), markup=False, highlight=False, soft_wrap=True)
+            elif summary.stopped:
                 state = await store.lifecycle.get(name)
                 err_console.print(
                     f"campaign {name!r} {state.state.value} by {state.changed_by}"

@@ -3,7 +3,10 @@
 Start-up order, each step failing with one clear message before anything is
 dialled: the engine lock (one engine per store), the store, the HTTP port, the
 engine (FastAGI port, AMI login), then the campaign supervisor. Shutdown runs
-in reverse on SIGTERM or SIGINT (systemd and docker send SIGTERM).
+in reverse on SIGTERM or SIGINT (systemd and docker send SIGTERM): no new call
+at once, the calls in progress get ``engine.drain_seconds`` to finish (a second
+signal cuts that short), the rest are hung up as ``interrupted-by-shutdown``
+(dialled again at the next start), and one summary line is logged; exit 0.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Service:
         self.supervisor: Supervisor | None = None
         self.http: HttpServer | None = None
         self.stopping = asyncio.Event()
+        #: a second SIGTERM/SIGINT: hang up the calls in progress now
+        self.hurry = asyncio.Event()
 
     # -- EngineView ------------------------------------------------------------
 
@@ -124,7 +129,7 @@ class Service:
                 if supervisor_task in done:
                     supervisor_task.result()  # a supervisor failure stops the service, loudly
                 log.info("service stopping")
-                await self.supervisor.stop()
+                drained = await self.supervisor.stop(cfg.engine.drain_seconds, self.hurry)
                 supervisor_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await supervisor_task
@@ -132,9 +137,19 @@ class Service:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        log.info("service stopped")
+        log.info(
+            f"dialer serve stopped: {drained.line()}",
+            calls_in_progress=drained.in_progress,
+            finished=drained.finished,
+            hung_up=drained.hung_up,
+            drain_seconds=round(drained.seconds, 1),
+        )
 
     def request_stop(self, sig: int | None = None) -> None:
+        name = signal.Signals(sig).name if sig else None
         if not self.stopping.is_set():
-            log.info("stop requested", signal=signal.Signals(sig).name if sig else None)
+            log.info("stop requested", signal=name)
+        elif not self.hurry.is_set():
+            log.warning("second stop signal: calls in progress are hung up now", signal=name)
+            self.hurry.set()
         self.stopping.set()

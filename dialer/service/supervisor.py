@@ -47,9 +47,9 @@ log = structlog.get_logger("dialer.supervisor")
 POLL_SECONDS = 0.5
 #: a run that failed on Asterisk or the store is tried again after this long
 RETRY_SECONDS = 15.0
-#: on shutdown, how long runners may take to finish the calls in progress
-#: (engine.drain_seconds, issue 9 item 3, refines this)
-DEFAULT_DRAIN_SECONDS = 60.0
+#: after the drain, how long the hung-up calls get to record their outcome
+#: (the runner's own grace for them is 10 s; past this the runners are cancelled)
+HANG_UP_GRACE_SECONDS = 20.0
 
 Action = tuple[Literal["begin", "launch", "halt"], str]
 
@@ -85,6 +85,27 @@ class _Run:
     task: asyncio.Task[None]
     stop: asyncio.Event
     progress: CampaignProgress
+    hang_up: asyncio.Event
+
+
+@dataclass(frozen=True)
+class DrainSummary:
+    """What a shutdown did to the calls in progress (issue 9 item 3)."""
+
+    in_progress: int
+    finished: int
+    hung_up: int
+    seconds: float
+
+    def line(self) -> str:
+        if not self.in_progress:
+            return "no call was in progress"
+        return (
+            f"{self.in_progress} call{'s' if self.in_progress != 1 else ''} in progress: "
+            f"{self.finished} finished in {self.seconds:.1f} s, {self.hung_up} hung up as "
+            "interrupted-by-shutdown (dialled again at the next start unless the message "
+            "was heard or 9/8 pressed)"
+        )
 
 
 class Supervisor:
@@ -164,9 +185,12 @@ class Supervisor:
     def _launch(self, name: str) -> None:
         self._retry_at.pop(name, None)
         stop = asyncio.Event()
+        hang_up = asyncio.Event()
         progress = CampaignProgress(name)
-        task = asyncio.create_task(self._drive(name, stop, progress), name=f"campaign {name}")
-        self.runs[name] = _Run(task, stop, progress)
+        task = asyncio.create_task(
+            self._drive(name, stop, hang_up, progress), name=f"campaign {name}"
+        )
+        self.runs[name] = _Run(task, stop, progress, hang_up)
         task.add_done_callback(functools.partial(self._finished, name))
         log.info("campaign running", campaign=name)
 
@@ -178,14 +202,17 @@ class Supervisor:
         if run is not None and run.task is task:
             del self.runs[name]
 
-    async def _drive(self, name: str, stop: asyncio.Event, progress: CampaignProgress) -> None:
+    async def _drive(
+        self, name: str, stop: asyncio.Event, hang_up: asyncio.Event, progress: CampaignProgress
+    ) -> None:
         def on_event(event: dict[str, Any]) -> None:
             progress(event)
             self.metrics.observe_event(event)
 
         try:
+            # pbx_wait None: the service waits for Asterisk as long as it takes
             summary = await self.engine.run_campaign(
-                name, on_event, wait_for_window=True, stop_dialing=stop
+                name, on_event, wait_for_window=True, stop_dialing=stop, hang_up=hang_up
             )
         except (InputError, NotFoundError) as exc:
             # the rules refuse to run it (C14, C15 ...): stop trying, say why
@@ -206,17 +233,44 @@ class Supervisor:
         else:
             log.info("campaign run stopped", campaign=name, done=progress.done)
 
-    async def stop(self, drain_seconds: float = DEFAULT_DRAIN_SECONDS) -> None:
-        """No new calls anywhere; wait for calls in progress (bounded), then cancel."""
+    async def stop(self, drain_seconds: float, hurry: asyncio.Event | None = None) -> DrainSummary:
+        """Issue 9 item 3: no new calls anywhere; the calls in progress get
+        ``drain_seconds`` (or until ``hurry`` is set: a second signal) to finish,
+        then the rest are hung up and recorded ``interrupted-by-shutdown``."""
         self._stopping.set()
+        started = time.monotonic()
+        in_progress = len(self.engine.registry)
         runs = list(self.runs.values())
         for run in runs:
             run.stop.set()
-        tasks = [run.task for run in runs]
-        if not tasks:
-            return
-        _done, pending = await asyncio.wait(tasks, timeout=drain_seconds)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        tasks = {run.task for run in runs}
+        if tasks:
+            log.info(
+                "stopping: no new calls; calls in progress finish",
+                calls=in_progress,
+                drain_seconds=drain_seconds,
+            )
+            waits: set[asyncio.Future[Any]] = set(tasks)
+            hurried = asyncio.ensure_future(hurry.wait()) if hurry is not None else None
+            if hurried is not None:
+                waits.add(hurried)
+            deadline = started + drain_seconds
+            while tasks and time.monotonic() < deadline and not (hurry and hurry.is_set()):
+                await asyncio.wait(
+                    waits, timeout=deadline - time.monotonic(), return_when=asyncio.FIRST_COMPLETED
+                )
+                tasks = {t for t in tasks if not t.done()}
+                waits = {w for w in waits if not w.done()}
+            if hurried is not None:
+                hurried.cancel()
+        drained = time.monotonic() - started
+        left = len(self.engine.registry)
+        if tasks:
+            for run in runs:
+                run.hang_up.set()
+            _done, pending = await asyncio.wait(tasks, timeout=HANG_UP_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        return DrainSummary(in_progress, in_progress - left, left, drained)

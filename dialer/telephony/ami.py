@@ -292,6 +292,7 @@ def client_for(
     *,
     connect_timeout: float,
     action_timeout: float,
+    heartbeat_interval: float = 10.0,
     on_disconnect: Callable[[str], None] | None = None,
 ) -> AmiClient:
     """The AMI client for one configured PBX, over TLS when ``ami_tls`` is set."""
@@ -302,6 +303,7 @@ def client_for(
         secret,
         connect_timeout=connect_timeout,
         action_timeout=action_timeout,
+        heartbeat_interval=heartbeat_interval,
         on_disconnect=on_disconnect,
         tls=tls_context(server.ami_tls_ca_file) if server.ami_tls else None,
         tls_server_name=server.ami_tls_server_name,

@@ -10,7 +10,10 @@ A district with more than one PBX lists them as ``[[asterisk.servers]]``
    tells ``on_lost`` (the engine interrupts that server's calls in flight:
    they died with it, contract 1: ``interrupted-by-pbx``) and reconnects in the
    background with a growing pause (1, 2, 4 ... 30 s, logged). It rejoins the
-   rotation as soon as the login succeeds again.
+   rotation once the login succeeds again and ``on_back`` has run (the engine
+   hangs up, by their channel ids, the calls it gave up on: a link lost to a
+   hung Asterisk or a broken route may come back with those calls still up,
+   and nobody may get a second call from us while the first still rings).
 3. At start every server is tried once. A refused login is a settings error
    and stops the start (exit 7, naming the server). A server that cannot be
    reached is logged and retried in the background while the others carry the
@@ -24,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -70,6 +73,8 @@ class ServerLink:
     #: successful logins after a loss (rule 2), for /metrics
     reconnects: int = 0
     last_error: str | None = None
+    #: logged in again, but ``on_back`` has not finished yet: not in the rotation
+    settling: bool = False
 
     @property
     def name(self) -> str:
@@ -77,7 +82,7 @@ class ServerLink:
 
     @property
     def up(self) -> bool:
-        return self.ami.connected
+        return self.ami.connected and not self.settling
 
     @property
     def free(self) -> int:
@@ -97,6 +102,7 @@ class ServerLink:
 
 
 LostHandler = Callable[[ServerLink, str], None]
+BackHandler = Callable[[ServerLink], Awaitable[None]]
 
 
 class ServerPool:
@@ -105,9 +111,11 @@ class ServerPool:
         settings: Settings,
         *,
         on_lost: LostHandler | None = None,
+        on_back: BackHandler | None = None,
         pauses: Sequence[float] = RECONNECT_PAUSES,
     ) -> None:
         self.on_lost = on_lost
+        self.on_back = on_back
         self.pauses = tuple(pauses)
         links = []
         for server in settings.asterisk_servers:
@@ -116,6 +124,7 @@ class ServerPool:
                 settings.server_secret(server),
                 connect_timeout=settings.asterisk.connect_timeout,
                 action_timeout=settings.asterisk.action_timeout,
+                heartbeat_interval=settings.asterisk.heartbeat_seconds,
             )
             link = ServerLink(server, ami)
             ami.on_disconnect = functools.partial(self._lost, link)
@@ -201,6 +210,31 @@ class ServerPool:
             self._changed.clear()
             await self._changed.wait()
 
+    async def claim(self) -> ServerLink | None:
+        """Like :meth:`acquire`, but None at once when no server is connected (the
+        caller records the call as not placed instead of holding it indefinitely)."""
+        while True:
+            index = pick(self.links)
+            if index is not None:
+                link = self.links[index]
+                link.active += 1
+                return link
+            if not self.connected:
+                return None
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def wait_connected(self, within: float | None = None) -> bool:
+        """Wait until at least one server can take calls; False after ``within`` s."""
+        try:
+            async with asyncio.timeout(within):
+                while not self.connected:
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            return self.connected
+        return True
+
     def release(self, link: ServerLink) -> None:
         link.active = max(0, link.active - 1)
         self._changed.set()
@@ -210,6 +244,7 @@ class ServerPool:
     def _lost(self, link: ServerLink, reason: str) -> None:
         """Rule 2: out of the rotation at once; its calls are told; reconnect later."""
         link.last_error = reason
+        link.settling = True
         log.warning(
             "asterisk.server_lost",
             server=link.name,
@@ -253,4 +288,10 @@ class ServerPool:
             link.reconnects += 1
             link.last_error = None
             log.info("asterisk.server_back", server=link.name, attempts=tries)
+            if self.on_back is not None:
+                try:
+                    await self.on_back(link)
+                except Exception:
+                    log.exception("asterisk.on_back_failed", server=link.name)
+            link.settling = False
             self._changed.set()

@@ -322,6 +322,10 @@ def test_asterisk_dying_mid_campaign_stops_dialing_with_a_clear_error(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
     ws = make_workspace(tmp_path, sandbox, max_concurrent=1)
+    # a foreground run waits engine.pbx_wait_seconds for Asterisk to come back
+    # (test_service_resilience.py); here it gives up after 1 s
+    text = ws.config.read_text().replace("[engine]\n", "[engine]\npbx_wait_seconds = 1\n", 1)
+    ws.config.write_text(text)
     prefix = daytime_prefix()
     numbers = [sample_number(prefix, i, 6) for i in range(3)]  # dialplan phones that listen
     ws.school_campaign({f"n{i}": n for i, n in enumerate(numbers)})

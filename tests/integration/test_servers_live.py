@@ -1,4 +1,5 @@
-"""The server pool against two real sandbox Asterisk servers (issue #9 item 5).
+"""The server pool against two real sandbox Asterisk servers (issue #9 item 5),
+alone and under ``dialer serve`` running a campaign.
 
 Instance 1 and instance 2 (``scripts/asterisk-sandbox --instance 2``) are two
 real PBXs. The pool logs in to both, spreads channels by free capacity, takes
@@ -9,12 +10,18 @@ rejoin once it is back, with its reconnection counted.
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.phones import SEPARATOR, Phones
+from support.sample import daytime_prefix, sample_number
 from support.sandbox import Sandbox, ensure_sandbox, stop_sandbox
+from support.service import ServiceProcess
+from support.workspace import free_port, make_workspace
 
 from dialer.settings import Settings, load_settings
 from dialer.telephony.servers import ServerLink, ServerPool
@@ -120,3 +127,99 @@ async def test_start_with_one_server_down_carries_on_with_the_other(
             await pool.close()
     finally:
         ensure_sandbox(2)
+
+
+def _invites_from(phones: Phones, which: str, sip_port: int) -> int:
+    """INVITE dialogs phone ``which`` received from the Asterisk on ``sip_port``
+    (its Via header names the sending PBX)."""
+    text = phones.phone(which).trace.read_text(errors="replace")
+    call_ids = set()
+    for block in text.split(SEPARATOR):
+        lines = block.strip().splitlines()
+        start = next((ln for ln in lines[2:] if ln.strip()), "") if len(lines) > 3 else ""
+        if not start.startswith("INVITE "):
+            continue
+        vias = [ln for ln in lines if ln.lower().startswith("via:")]
+        if any(f":{sip_port}" in via for via in vias):
+            call_ids.add(next((ln for ln in lines if ln.lower().startswith("call-id:")), ""))
+    return len(call_ids)
+
+
+@pytest.mark.slow
+def test_a_campaign_across_two_servers_survives_one_stopping(
+    tmp_path: Path, sandbox: Sandbox, sandbox2: Sandbox, phones: Phones
+) -> None:
+    """Issue 9 item 5 under ``dialer serve``: calls spread over both PBXs; instance 2
+    stops mid-campaign; instance 1 finishes the list. A contact is called again only
+    when its call was cut by the stop (``interrupted-by-pbx``, redialled once)."""
+    port = free_port()
+    servers = f"""
+[http]
+port = {port}
+
+[[asterisk.servers]]
+name = "north"
+ami_port = {sandbox.ami_port}
+ami_secret_file = "{sandbox.ami_secret_file}"
+max_channels = 2
+
+[[asterisk.servers]]
+name = "south"
+ami_port = {sandbox2.ami_port}
+ami_secret_file = "{sandbox2.ami_secret_file}"
+max_channels = 2
+"""
+    ws = make_workspace(tmp_path, sandbox, max_concurrent=4, calls_per_second=20, extra=servers)
+    prefix = daytime_prefix()
+    listeners = {f"l{i}": sample_number(prefix, i, 2) for i in range(6)}  # SIPp: answer, listen
+    busy = {f"b{i}": sample_number(prefix, i, 3) for i in range(6)}  # SIPp: 486 Busy Here
+    ws.school_campaign({**listeners, **busy})
+    kind = {**dict.fromkeys(listeners, "silent"), **dict.fromkeys(busy, "busy")}
+    numbers = {**listeners, **busy}
+    before = {k: phones.invites(kind[k], n) for k, n in numbers.items()}
+    from_south = {w: _invites_from(phones, w, sandbox2.sip_port) for w in ("silent", "busy")}
+    viewer = ws.user("val", "viewer")
+    try:
+        with ServiceProcess(ws.config, port, tmp_path / "serve.log") as service:
+            service.start()
+            with service.client(viewer) as http:
+                health = http.get("/healthz").json()["components"]["ami"]
+                assert [(s["server"], s["ok"]) for s in health] == [
+                    ("north", True),
+                    ("south", True),
+                ]
+                ws.ok("campaign", "start", "c")
+                south_calls = lambda: sum(  # noqa: E731
+                    _invites_from(phones, w, sandbox2.sip_port) - from_south[w]
+                    for w in ("silent", "busy")
+                )
+                deadline = time.monotonic() + 30
+                while south_calls() < 2:
+                    assert time.monotonic() < deadline, "the south server took no call"
+                    time.sleep(0.1)
+                stop_sandbox(2)
+                south_at_stop = south_calls()
+                deadline = time.monotonic() + 90
+                while http.get("/api/campaigns/c").json()["state"] != "completed":
+                    assert time.monotonic() < deadline, "the campaign did not finish"
+                    time.sleep(0.2)
+                [_north, south] = http.get("/healthz").json()["components"]["ami"]
+                assert south["ok"] is False
+            assert service.stop() == 0
+    finally:
+        ensure_sandbox(2)
+    time.sleep(1)
+    report = json.loads(ws.ok("campaign", "report", "c", "--json"))
+    outcomes = {c["contact"]: c["outcome"] for c in report["per_contact"]}
+    assert {outcomes[k] for k in listeners} == {"completed"}, outcomes
+    assert {outcomes[k] for k in busy} == {"busy"}, outcomes
+    calls = {k: phones.invites(kind[k], n) - before[k] for k, n in numbers.items()}
+    with sqlite3.connect(ws.settings().store.path) as conn:
+        [(cut,)] = conn.execute(
+            "SELECT COUNT(*) FROM attempts WHERE outcome = 'interrupted-by-pbx'"
+        )
+    assert all(1 <= n <= 2 for n in calls.values()), calls
+    assert sum(n - 1 for n in calls.values()) == cut, (calls, cut)
+    assert south_calls() == south_at_stop  # nothing more went to the stopped server
+    events = [str(e.get("event")) for e in service.log_events()]
+    assert "asterisk.server_lost" in events

@@ -63,7 +63,7 @@ ALIASES: dict[str, int] = {
     "press9hangup": 81,
 }
 
-_SEPARATOR = "-----------------------------------------------"
+SEPARATOR = "-----------------------------------------------"
 
 
 class PhoneError(RuntimeError):
@@ -127,7 +127,7 @@ def count_invites(trace: Path, number: str | None = None) -> int:
         return 0
     want = number.lstrip("+") if number else None
     call_ids: set[str] = set()
-    for block in text.split(_SEPARATOR):
+    for block in text.split(SEPARATOR):
         lines = block.strip().splitlines()
         # block: "<date>" / "UDP message received [n] bytes :" / "" / start line ...
         if len(lines) < 4 or "message received" not in lines[1]:

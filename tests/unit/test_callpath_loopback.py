@@ -299,6 +299,10 @@ def test_asterisk_going_away_mid_call_records_interrupted_by_pbx_and_stops(
     for number in numbers.values():
         phones[number.lstrip("+")] = Phone(play_seconds=5.0)  # a long message
     ws = _workspace(tmp_path, fake, max_concurrent=1)
+    # a foreground run waits engine.pbx_wait_seconds for Asterisk to come back
+    # (tests/integration/test_service_resilience.py); here it gives up after 1 s
+    text = ws.config.read_text().replace("[engine]\n", "[engine]\npbx_wait_seconds = 1\n", 1)
+    ws.config.write_text(text)
     ws.school_campaign(numbers)
     engine = subprocess.Popen(
         [sys.executable, "-m", "dialer", "--config", str(ws.config), "campaign", "run", "c"],
