@@ -196,7 +196,7 @@ class CampaignRunner:
                         break  # the next turn waits for Asterisk
                     if not await self._start_slot():
                         break  # stopped while waiting for a slot
-                    if not self.servers.connected:
+                    if not self._pbx_up():
                         self._slots.release()  # Asterisk went away meanwhile
                         break
                     queue.remove(item)
@@ -264,6 +264,10 @@ class CampaignRunner:
                 await asyncio.gather(*pending, return_exceptions=True)
         if self._own_writer:
             await self.writer.close()
+
+    def _pbx_up(self) -> bool:
+        """At least one Asterisk server takes calls (a method: it changes under awaits)."""
+        return self.servers.connected
 
     def _raise_if_broken(self, active: set[asyncio.Task[AttemptResult]]) -> None:
         """Stop dialing at once when an attempt failed."""
