@@ -239,6 +239,16 @@ class ServerPool:
         link.active = max(0, link.active - 1)
         self._changed.set()
 
+    async def hangup_call(self, call_id: str, cause: int = 16) -> bool:
+        """Hang up a call by its channel id on whichever connected server carries it
+        (start-up recovery does not know which one placed it); True if one did."""
+        hung_up = False
+        for link in self.links:
+            if link.ami.connected:
+                with contextlib.suppress(TelephonyError):
+                    hung_up = await link.ami.hangup_call(call_id, cause) or hung_up
+        return hung_up
+
     # -- losing and regaining a server ------------------------------------------------
 
     def _lost(self, link: ServerLink, reason: str) -> None:
