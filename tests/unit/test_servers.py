@@ -18,8 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialer.errors import AmiConnectError
-from dialer.settings import Settings, load_settings, write_secret_file
-from dialer.telephony.servers import ServerPool, pick
+from dialer.service.supervisor import DrainSummary
+from dialer.settings import AsteriskServer, Settings, load_settings, write_secret_file
+from dialer.telephony.servers import ServerLink, ServerPool, pick
 
 
 @dataclass
@@ -99,3 +100,32 @@ async def test_one_server_keeps_todays_message(tmp_path: Path) -> None:
     assert [link.name for link in pool.links] == ["default"]
     with pytest.raises(AmiConnectError, match=rf"^cannot reach Asterisk AMI at 127.0.0.1:{port}"):
         await pool.start()
+
+
+async def test_claim_gives_up_at_once_when_no_server_is_connected(tmp_path: Path) -> None:
+    """A call is recorded not-placed (and dialled once a server is back) rather than
+    held, gate decision and all, while every server is down."""
+    pool = ServerPool(_settings(tmp_path, [_closed_port(), _closed_port()]))
+    assert await pool.claim() is None
+    assert await pool.wait_connected(0.1) is False
+    assert await pool.hangup_call("abc") is False  # nowhere to send it
+
+
+def test_a_server_settling_after_its_return_takes_no_call() -> None:
+    """Back from a loss, a server rejoins only after the calls given up on there
+    were hung up (``on_back``): until then ``up`` is false."""
+
+    class Ami:
+        connected = True
+
+    link = ServerLink(AsteriskServer(name="north", max_channels=2), Ami())  # type: ignore[arg-type]
+    assert link.up and link.free == 2
+    link.settling = True
+    assert not link.up and link.free == 0 and pick([link]) is None
+
+
+def test_drain_summary_says_what_the_shutdown_did() -> None:
+    line = DrainSummary(in_progress=6, finished=4, hung_up=2, seconds=1.04).line()
+    assert line.startswith("6 calls in progress: 4 finished in 1.0 s, 2 hung up as ")
+    assert "interrupted-by-shutdown" in line
+    assert DrainSummary(0, 0, 0, 0.0).line() == "no call was in progress"
