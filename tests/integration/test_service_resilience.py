@@ -177,7 +177,8 @@ def test_sigterm_lets_calls_in_progress_finish_within_the_drain(
         assert code == 0, service.log()[-3000:]
         summary = _summary(service)
     print(f"drain 60 s: exit after {took:.1f} s, summary: {summary['event']}")
-    assert took < 20  # a 3.7 s message, then the hang-up and the outcome write
+    # a silent listener hears the whole message and the closing wait (about 25 s)
+    assert took < 60
     assert summary["hung_up"] == 0 and summary["finished"] == summary["calls_in_progress"] >= 2
     outcomes = _outcomes(ws)
     assert "interrupted-by-shutdown" not in outcomes and outcomes.get("completed", 0) >= 2
