@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from dialer.errors import AmiAuthError, TelephonyError
+from dialer.errors import AmiAuthError, AmiNotSentError, TelephonyError
 from dialer.settings import AsteriskServer, Settings
 from dialer.telephony.ami import AmiClient, client_for
 
@@ -240,14 +240,19 @@ class ServerPool:
         self._changed.set()
 
     async def hangup_call(self, call_id: str, cause: int = 16) -> bool:
-        """Hang up a call by its channel id on whichever connected server carries it
-        (start-up recovery does not know which one placed it); True if one did."""
-        hung_up = False
-        for link in self.links:
-            if link.ami.connected:
-                with contextlib.suppress(TelephonyError):
-                    hung_up = await link.ami.hangup_call(call_id, cause) or hung_up
-        return hung_up
+        """Hang up a call by its channel id on every connected server (start-up
+        recovery does not know which one placed it); True if one still had it.
+
+        Raises AmiNotSentError when no server is connected: whether the call is
+        still live cannot be known then, and recovery must not redial it.
+        """
+        up = [link for link in self.links if link.ami.connected]
+        if not up:
+            raise AmiNotSentError(
+                f"Hangup of call {call_id} not sent: no Asterisk server is connected"
+            )
+        found = [await link.ami.hangup_call(call_id, cause) for link in up]
+        return any(found)
 
     # -- losing and regaining a server ------------------------------------------------
 

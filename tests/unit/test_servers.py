@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dialer.errors import AmiConnectError
+from dialer.errors import AmiConnectError, AmiNotSentError
 from dialer.service.supervisor import DrainSummary
 from dialer.settings import AsteriskServer, Settings, load_settings, write_secret_file
 from dialer.telephony.servers import ServerLink, ServerPool, pick
@@ -108,7 +108,8 @@ async def test_claim_gives_up_at_once_when_no_server_is_connected(tmp_path: Path
     pool = ServerPool(_settings(tmp_path, [_closed_port(), _closed_port()]))
     assert await pool.claim() is None
     assert await pool.wait_connected(0.1) is False
-    assert await pool.hangup_call("abc") is False  # nowhere to send it
+    with pytest.raises(AmiNotSentError):  # recovery must not guess: it redials nothing
+        await pool.hangup_call("abc")
 
 
 def test_a_server_settling_after_its_return_takes_no_call() -> None:
