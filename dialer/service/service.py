@@ -138,7 +138,7 @@ class Service:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
         log.info(
-            f"dialer serve stopped: {drained.line()}",
+            f"service stopped: {drained.line()}",
             calls_in_progress=drained.in_progress,
             finished=drained.finished,
             hung_up=drained.hung_up,

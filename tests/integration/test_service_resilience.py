@@ -91,7 +91,7 @@ def _state(http: httpx.Client) -> str:
 
 def _summary(service: ServiceProcess) -> dict[str, Any]:
     events = service.log_events()
-    [line] = [e for e in events if str(e.get("event", "")).startswith("dialer serve stopped")]
+    [line] = [e for e in events if str(e.get("event", "")).startswith("service stopped")]
     return line
 
 
