@@ -217,6 +217,11 @@ def test_console_end_to_end_in_chromium(console: WebServer, chromium: Any, tmp_p
     # campaign first needs a second operator's approval (issue 14; ruiz created it)
     dialer(console.config, "campaign", "approve", "snow-day", "--operator", "Principal Lee")
     page.click("text=Schedule or start")
+    # the preflight first (issue 14): figures, warnings, approval; then the confirmation
+    assert page.url == f"{url}/campaigns/snow-day/preflight?at="
+    assert "approved by Principal Lee" in page.locator("[data-field=approval]").inner_text()
+    shots(page, "campaign-preflight")
+    page.click("text=Confirm: start now")
     shots(page, "campaign-started")
     assert page.locator(".flash").inner_text() == "Campaign 'snow-day' is now running."
     page.click("button:has-text('Pause')")

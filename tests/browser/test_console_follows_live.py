@@ -105,6 +105,7 @@ def test_campaign_page_and_dashboard_follow_the_campaign_to_its_end(
 
     campaign.goto(f"{url}/campaigns/snow")
     campaign.click("text=Schedule or start")
+    campaign.click("text=Confirm: start now")  # after the preflight (issue 14)
     assert campaign.locator(".flash").inner_text() == "Campaign 'snow' is now running."
     dashboard.goto(url)
     # running, nothing called yet: every part of the page says so

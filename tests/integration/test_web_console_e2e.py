@@ -54,6 +54,7 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
 
         page.goto(f"{url}/campaigns/first")
         page.click("text=Schedule or start")
+        page.click("text=Confirm: start now")  # after the preflight (issue 14)
         count = page.locator('[data-campaign="first"] [data-field="count"]')
         # live progress over SSE: the page is not reloaded
         count.filter(has_text="2/2 (100%)").wait_for(timeout=60_000)
@@ -80,6 +81,7 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
 
         page.goto(f"{url}/campaigns/second")
         page.click("text=Schedule or start")
+        page.click("text=Confirm: start now")  # after the preflight (issue 14)
         page.locator('[data-campaign="second"] [data-field="count"]').filter(
             has_text="2/2 (100%)"
         ).wait_for(timeout=60_000)

@@ -1,9 +1,11 @@
 """Campaigns: list, create (the CLI's checks, each shown next to its field),
-the campaign page with live progress, and the emergency override (C6)."""
+the campaign page with live progress, the preflight shown before every start
+and the second operator's approval (issue 14), and the emergency override (C6)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,13 +13,16 @@ from starlette.routing import Route
 
 from dialer.accounts.roles import Permission
 from dialer.audio.templates import READY_TEMPLATES
+from dialer.campaign.approval import approve_campaign
 from dialer.campaign.control import (
     campaign_status,
     cancel_campaign,
+    parse_start_time,
     pause_campaign,
     resume_campaign,
     start_campaign,
 )
+from dialer.campaign.preflight_check import run_preflight
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.errors import DialerError, InputError
 from dialer.model.user import Session
@@ -27,6 +32,7 @@ from dialer.web.ui.charts import bar_chart
 from dialer.web.ui.core import action, field_errors, page, redirect, render
 from dialer.web.ui.forms import Form
 from dialer.web.ui.progress import all_snapshots, rendered, snapshot
+from dialer.web.ui.security import status_for
 
 #: C15: a national DNC copy older than this stops a telemarketing campaign
 DNC_MAX_AGE_DAYS = 31
@@ -195,6 +201,81 @@ async def override(request: Request, session: Session, form: Form) -> Response:
     )
 
 
+#: template texts listed on the preflight page (the rest: ``campaign preflight --json``)
+SHOWN_TEXTS = 50
+
+
+async def _preflight_page(
+    request: Request, session: Session, at: str, *, errors: dict[str, str] | None = None
+) -> Response:
+    """The preflight at ``at`` (empty: now), with the approve and confirm buttons.
+
+    Like ``dialer campaign start`` on a terminal: the summary first, then the
+    question; nothing is dialled or written to show it. A start time that
+    cannot be read is shown next to the campaign page's time field instead.
+    """
+    ctx = context(request)
+    name = request.path_params["name"]
+    try:
+        start_at = (
+            parse_start_time(at, ctx.settings.organisation.timezone, ctx.store.clock())
+            if at
+            else None
+        )
+    except InputError as exc:
+        data = await _detail_data(request)
+        return render(
+            request,
+            "campaign.html",
+            session,
+            status=status_for(exc),
+            errors={"at": str(exc)},
+            values={"at": at},
+            **data,
+        )
+    report = await run_preflight(ctx.settings, ctx.store, name, at=start_at)
+    texts = report["templates"] or {"texts": [], "texts_not_listed": 0}
+    more = max(0, len(texts["texts"]) - SHOWN_TEXTS) + texts["texts_not_listed"]
+    return render(
+        request,
+        "preflight.html",
+        session,
+        status=200,
+        report=report,
+        at=at,
+        errors=errors or {},
+        more_texts=more,
+    )
+
+
+@page()
+async def preflight(request: Request, session: Session) -> Response:
+    return await _preflight_page(request, session, request.query_params.get("at", "").strip())
+
+
+async def _approve_failed(
+    request: Request, session: Session, form: Form, exc: DialerError
+) -> Response:
+    errors = field_errors(exc)
+    return await _preflight_page(
+        request, session, form.get("at"), errors={"approve": " ".join(errors.values())}
+    )
+
+
+@action(Permission.RUN_CAMPAIGNS, on_error=_approve_failed)
+async def approve(request: Request, session: Session, form: Form) -> Response:
+    """The signed-in operator approves (never the campaign's creator; audited)."""
+    ctx = context(request)
+    name = request.path_params["name"]
+    approval, _status = await approve_campaign(ctx.store, ctx.settings, name, session.user.name)
+    at = form.get("at")
+    return redirect(
+        request,
+        f"/campaigns/{name}/preflight" + (f"?at={quote(at)}" if at else ""),
+        f"Campaign {name!r} approved by {approval.approved_by}.",
+    )
+
+
 async def _control_failed(
     request: Request, session: Session, form: Form, exc: DialerError
 ) -> Response:
@@ -238,5 +319,7 @@ routes = [
     Route("/campaigns/new", new_page, methods=["GET"]),
     Route("/campaigns/{name}", detail, methods=["GET"]),
     Route("/campaigns/{name}/override", override, methods=["POST"]),
+    Route("/campaigns/{name}/preflight", preflight, methods=["GET"]),
+    Route("/campaigns/{name}/approve", approve, methods=["POST"]),
     Route("/campaigns/{name}/{command:str}", control, methods=["POST"]),
 ]
