@@ -343,3 +343,77 @@ def test_start_on_a_terminal_asks_and_a_no_starts_nothing(cli: Cli) -> None:
     code, shown = _on_a_terminal(cli, b"y\n", "campaign", "start", "conf")
     assert code == 0 and "campaign 'conf' started" in shown
     assert _state(cli, "conf") == "running"
+
+
+# -- [campaigns] approval: which campaigns wait for a second operator (item 4) ----------
+
+
+@pytest.mark.parametrize(
+    ("mode", "needs"),
+    [
+        ("non-emergency", {"school", "informational", "telemarketing"}),
+        ("all", {"school", "informational", "telemarketing", "emergency"}),
+        ("none", set()),
+    ],
+)
+def test_approval_setting_decides_which_purposes_need_a_second_operator(
+    mode: str, needs: set[str]
+) -> None:
+    from dialer.campaign.approval import approval_required
+    from dialer.consent.model import Purpose
+
+    assert {p.value for p in Purpose if approval_required(mode, p)} == needs
+
+
+def _set_approval(cli: Cli, mode: str) -> None:
+    text = cli.config.read_text()
+    assert 'approval = "non-emergency"' in text  # dialer init writes the default
+    cli.config.write_text(text.replace('approval = "non-emergency"', f'approval = "{mode}"'))
+
+
+def _emergency_campaign(cli: Cli) -> None:
+    load(cli, [{"id": "s-1", "phone": NY[0]}], [NY[0]])
+    cli(
+        "campaign", "create", "closure", "--purpose", "emergency", "--category", "closure",
+        "--authorized-by", "Supt. Ruiz", "--list", "grade5", "--message", "m",
+        "--caller-id", CALLER_ID, "--operator", "Ms. Diaz",
+    )  # fmt: skip
+
+
+def test_an_emergency_is_started_by_one_authorised_operator_under_the_default(cli: Cli) -> None:
+    _emergency_campaign(cli)
+
+    started = cli("campaign", "start", "closure", "--yes", "--operator", "Ms. Diaz")
+
+    assert "second-person approval (non-emergency): not required" in started
+    assert "campaign 'closure' started" in started
+    assert _state(cli, "closure") == "running"
+
+
+def test_approval_all_holds_an_emergency_until_a_second_operator_approves(cli: Cli) -> None:
+    _set_approval(cli, "all")
+    _emergency_campaign(cli)
+
+    refused = cli("campaign", "start", "closure", "--yes", code=2)
+    assert "needs a second operator's approval" in refused and "'all'" in refused
+    assert _state(cli, "closure") == "draft"
+
+    cli("campaign", "approve", "closure", "--operator", "Principal Lee")
+    assert "campaign 'closure' started" in cli("campaign", "start", "closure", "--yes")
+
+
+def test_approval_none_lets_one_operator_start_a_school_campaign(cli: Cli) -> None:
+    _set_approval(cli, "none")
+    _school_campaign(cli)
+
+    started = cli("campaign", "start", "conf", "--yes", "--operator", "Ms. Diaz")
+
+    assert "second-person approval (none): not required" in started
+    assert _state(cli, "conf") == "running"
+    assert "campaign-approved" not in audit_kinds(cli.root / "dialer.db")
+
+
+def test_a_bad_approval_setting_is_one_clear_message(cli: Cli) -> None:
+    _set_approval(cli, "sometimes")
+    out = cli("campaign", "preflight", "nope", code=3)
+    assert "campaigns.approval must be one of non-emergency, all, none, got 'sometimes'" in out

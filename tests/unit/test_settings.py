@@ -45,6 +45,8 @@ def test_defaults_and_relative_paths_resolve_against_the_file(tmp_path: Path) ->
         ('[organisation]\ntimezone = "Mars/Base"\n', "organisation.timezone 'Mars/Base'"),
         ('[organisation]\ndefault_region = "XX"\n', "organisation.default_region 'XX'"),
         ('[store]\npath = "a\\u0000b"\n', "store.path contains a NUL"),
+        # issue 14: the approval setting takes one of three values, nothing else
+        ('[campaigns]\napproval = "sometimes"\n', "campaigns.approval must be one of"),
     ],
 )
 def test_bad_settings_name_the_setting(tmp_path: Path, text: str, message: str) -> None:
