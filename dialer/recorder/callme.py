@@ -33,7 +33,7 @@ from dialer.telephony.ami import AmiClient, OriginateResult
 from dialer.telephony.dialout import originate_spec
 from dialer.telephony.fastagi import FastAgiServer
 from dialer.telephony.outcomes import DialResult, classify_dial
-from dialer.usecases.recordings import check_name
+from dialer.usecases.recordings import check_name, recording_language
 
 log = structlog.get_logger("dialer.recorder")
 
@@ -99,7 +99,7 @@ async def record_by_phone(
     ``StaffCallError`` when the call ended without a kept recording.
     """
     check_name(name)
-    lang = language.lower()[:2]
+    lang = recording_language(language)
     number = await staff_number(settings, store, number_text)
     masked = mask_number(number)
     recorder = Recorder(settings, store)

@@ -42,6 +42,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def recording_language(text: str) -> str:
+    """The language a recording is catalogued under: the primary subtag of a
+    language code ("es-MX" is "es"). A contact's language is matched on those
+    two letters, so anything else ("spanish" would have been "sp", an empty
+    value "") is refused before a file is converted or a phone rung."""
+    tag = text.strip().replace("_", "-").lower()
+    primary = tag.split("-")[0]
+    if not (len(primary) == 2 and primary.isascii() and primary.isalpha()):
+        raise InputError(
+            f"language {text!r} is not a language code: use two letters such as 'en' or 'es'",
+            field="language",
+        )
+    return primary
+
+
 async def add_recording(
     settings: Settings,
     store: Store,
@@ -59,7 +74,7 @@ async def add_recording(
     file by (an upload's original name); default the file's own name.
     """
     check_name(name)
-    lang = language.lower()[:2]
+    lang = recording_language(language)
     version = await store.recordings.next_version(name, lang)
     stem = f"{name}-{lang}-v{version}"
     dest = settings.audio.sounds_dir / "recordings"

@@ -81,6 +81,24 @@ def test_recording_call_to_a_number_that_is_not_a_staff_phone_is_refused_before_
     assert "phone-recording" not in audit_kinds(cli.db)
     bad = cli("recordings", "record", "Bad Name!", "--call-me", STAFF, code=2)
     assert "recording name 'Bad Name!'" in bad
+    cli("staff-phone", "add", STAFF, "--label", "desk")
+    for typed in ("spanish", "", "1e"):  # once quietly catalogued as 'sp', '' and '1e'
+        refused = cli("recordings", "record", "closure", "--call-me", STAFF, "--language", typed,
+                      code=2)  # fmt: skip
+        assert f"language {typed!r} is not a language code: use two letters" in refused
+    assert "phone-recording" not in audit_kinds(cli.db)
+
+
+def test_a_recording_language_is_a_two_letter_code() -> None:
+    from dialer.errors import InputError
+    from dialer.usecases.recordings import recording_language
+
+    assert [recording_language(t) for t in ("es", "ES", "es-MX", "es_mx", " en ")] == [
+        "es", "es", "es", "es", "en",
+    ]  # fmt: skip
+    for bad in ("spanish", "", "e", "12", "é", "-es"):
+        with pytest.raises(InputError, match="is not a language code"):
+            recording_language(bad)
 
 
 def _user(cli: Cli, name: str) -> None:
