@@ -126,3 +126,48 @@ def test_unanswered_test_call_is_one_clear_message(
     assert result.exit_code == 10
     assert "was not answered (no-answer" in result.output
     assert _rows(ws, "SELECT COUNT(*) FROM attempts") == [(0,)]
+
+
+def test_test_call_from_the_consoles_preflight_page_rings_only_the_staff_phone(
+    tmp_path: Path, sandbox: Sandbox, phones: Phones
+) -> None:
+    """The same test call from the web console (issue 10's pages): the preflight
+    page's "Ring my phone" form, the signed-in account audited as the caller."""
+    import html
+
+    import httpx
+    from support.webapp import WebServer, add_user, form_tokens
+
+    ws = make_workspace(tmp_path, sandbox)
+    prefix = daytime_prefix()
+    contact = sample_number(prefix, 4, 1)  # SIPp phone 1 too: it must never ring
+    staff = sample_number(prefix, 5, 1)  # the staff phone: SIPp phone 1, presses 9
+    ws.school_campaign({"s-1": contact})
+    ws.ok("staff-phone", "add", staff, "--label", "Ms. Diaz mobile")
+    add_user(ws.config, "lee", "staff")
+    before = {n: phones.invites(1, n) for n in (contact, staff)}
+
+    with WebServer(ws.config) as web:
+        lee = web.login("lee")
+        lee.timeout = httpx.Timeout(120)  # the page answers when the call has ended
+        page = lee.get("/campaigns/c/preflight").text
+        reply = lee.post(
+            "/campaigns/c/test-call",
+            data={"to": staff, "as_contact": "s-1", "at": "", **form_tokens(page)},
+        )
+        assert reply.status_code == 303, reply.text
+        shown = html.unescape(lee.get(reply.headers["location"]).text)
+
+    assert (
+        "Test call as contact s-1 (en, message): 9 was pressed: a real call would have "
+        "opted out; nothing recorded." in shown
+    )
+    assert phones.invites(1, staff) == before[staff] + 1
+    assert phones.invites(1, contact) == before[contact]
+    assert _rows(ws, "SELECT COUNT(*) FROM revocations") == [(0,)]
+    assert _rows(ws, "SELECT COUNT(*) FROM attempts") == [(0,)]
+    audits = [
+        json.loads(str(p))
+        for (p,) in _rows(ws, "SELECT payload FROM audit WHERE kind = 'test-call'")
+    ]
+    assert [(a["outcome"], a["by"]) for a in audits] == [("started", "lee"), ("opted-out", "lee")]

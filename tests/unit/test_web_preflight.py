@@ -140,3 +140,30 @@ def test_bad_start_time_and_unknown_campaign_are_one_clear_message(server: WebSe
     unknown = ruiz.get("/campaigns/nope/preflight")
     assert unknown.status_code == 404 and "no campaign named 'nope'" in html.unescape(unknown.text)
     assert _state(server) == "draft"
+
+
+def test_a_test_call_to_a_number_that_is_not_a_staff_phone_is_refused_on_the_page(
+    server: WebServer,
+) -> None:
+    # no Asterisk here: the refusal must come before anything is contacted
+    lee = server.login("lee")
+    page = lee.get("/campaigns/conf/preflight").text
+    assert 'action="/campaigns/conf/test-call"' in page and "Ring my phone" in page
+    stranger = "+12125550142"
+
+    refused = lee.post(
+        "/campaigns/conf/test-call", data={"to": stranger, "at": "", **form_tokens(page)}
+    )
+
+    assert refused.status_code == 422
+    text = html.unescape(refused.text)
+    assert "+1******0142 is not a staff phone: only staff phones can be called" in text
+    assert 'id="test_call-error"' in text and "Before you start" in text
+    assert "test-call" not in audit_kinds(_db(server))
+    empty = lee.post(
+        "/campaigns/conf/test-call",
+        data={"to": "", **form_tokens(lee.get("/campaigns/conf/preflight").text)},
+    )
+    assert empty.status_code == 422 and "type the staff phone to ring" in empty.text
+    viewer = server.login("val").get("/campaigns/conf/preflight").text
+    assert "Ring my phone" not in viewer

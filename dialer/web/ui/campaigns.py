@@ -23,6 +23,7 @@ from dialer.campaign.control import (
     start_campaign,
 )
 from dialer.campaign.preflight_check import run_preflight
+from dialer.campaign.testcall import place_test_call
 from dialer.consent.model import EmergencyCategory, Purpose
 from dialer.errors import DialerError, InputError
 from dialer.model.user import Session
@@ -206,7 +207,12 @@ SHOWN_TEXTS = 50
 
 
 async def _preflight_page(
-    request: Request, session: Session, at: str, *, errors: dict[str, str] | None = None
+    request: Request,
+    session: Session,
+    at: str,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> Response:
     """The preflight at ``at`` (empty: now), with the approve and confirm buttons.
 
@@ -244,6 +250,7 @@ async def _preflight_page(
         report=report,
         at=at,
         errors=errors or {},
+        values=values or {},
         more_texts=more,
     )
 
@@ -273,6 +280,45 @@ async def approve(request: Request, session: Session, form: Form) -> Response:
         request,
         f"/campaigns/{name}/preflight" + (f"?at={quote(at)}" if at else ""),
         f"Campaign {name!r} approved by {approval.approved_by}.",
+    )
+
+
+async def _test_call_failed(
+    request: Request, session: Session, form: Form, exc: DialerError
+) -> Response:
+    errors = field_errors(exc)
+    return await _preflight_page(
+        request,
+        session,
+        form.get("at"),
+        errors={"test_call": " ".join(errors.values())},
+        values=dict(form.fields),
+    )
+
+
+@action(Permission.RUN_CAMPAIGNS, on_error=_test_call_failed)
+async def test_call(request: Request, session: Session, form: Form) -> Response:
+    """``dialer campaign test-call`` from the preflight page: rings a staff phone
+    (the allowlist decides) and answers when the call has ended."""
+    ctx = context(request)
+    name = request.path_params["name"]
+    if not form.get("to"):
+        raise InputError("type the staff phone to ring (dialer staff-phone add)", field="to")
+    result = await place_test_call(
+        ctx.settings,
+        ctx.store,
+        name,
+        form.get("to"),
+        operator=session.user.name,
+        as_contact=form.get("as_contact"),
+        voicemail=form.flag("voicemail"),
+    )
+    at = form.get("at")
+    version = "voicemail version" if result.voicemail else "message"
+    return redirect(
+        request,
+        f"/campaigns/{name}/preflight" + (f"?at={quote(at)}" if at else ""),
+        f"Test call as contact {result.contact} ({result.language}, {version}): {result.summary}.",
     )
 
 
@@ -321,5 +367,6 @@ routes = [
     Route("/campaigns/{name}/override", override, methods=["POST"]),
     Route("/campaigns/{name}/preflight", preflight, methods=["GET"]),
     Route("/campaigns/{name}/approve", approve, methods=["POST"]),
+    Route("/campaigns/{name}/test-call", test_call, methods=["POST"]),
     Route("/campaigns/{name}/{command:str}", control, methods=["POST"]),
 ]

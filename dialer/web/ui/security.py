@@ -199,7 +199,14 @@ def _sha(token: str) -> str:
 
 def status_for(exc: DialerError) -> int:
     """The HTTP status a console page answers with for a refused request."""
-    from dialer.errors import AudioError, CsvError, EngineBusyError, NotFoundError, StateError
+    from dialer.errors import (
+        AudioError,
+        CsvError,
+        EngineBusyError,
+        NotFoundError,
+        StaffCallError,
+        StateError,
+    )
     from dialer.web.ui.forms import UploadTooLarge
 
     if isinstance(exc, UploadTooLarge):
@@ -212,6 +219,8 @@ def status_for(exc: DialerError) -> int:
         return 409
     if isinstance(exc, NotFoundError):
         return 404
+    if isinstance(exc, StaffCallError):
+        return 502  # the staff phone (beyond Asterisk) did not take the call
     if isinstance(exc, AudioError | CsvError):
         return 422
     if isinstance(exc, InputError):
