@@ -167,3 +167,36 @@ def test_a_test_call_to_a_number_that_is_not_a_staff_phone_is_refused_on_the_pag
     assert empty.status_code == 422 and "type the staff phone to ring" in empty.text
     viewer = server.login("val").get("/campaigns/conf/preflight").text
     assert "Ring my phone" not in viewer
+
+
+def test_template_texts_are_listed_with_counts_and_a_preview_of_each(
+    server: WebServer, tmp_path: Path
+) -> None:
+    numbers = ["+12125550102", "+12125550103", "+12125550104"]
+    dialer(server.config, "consent", "import", str(write_consents(tmp_path / "c2.csv", numbers)))
+    fields = {"student_name": "Ana", "school": "Lincoln", "date": "2026-03-02"}
+    rows = [
+        {"id": "a-1", "phone": numbers[0], **fields},
+        {"id": "a-2", "phone": numbers[1], **fields},
+        {"id": "a-3", "phone": numbers[2], **{**fields, "student_name": ""}},  # no name
+    ]
+    dialer(server.config, "contacts", "import", str(write_contacts(tmp_path / "a.csv", rows)),
+           "--list", "absent")  # fmt: skip
+    dialer(
+        server.config, "campaign", "create", "absent", "--purpose", "emergency",
+        "--category", "attendance", "--authorized-by", "Principal Lee", "--list", "absent",
+        "--message", "template:attendance-absence", "--caller-id", CALLER_ID,
+    )  # fmt: skip
+    ruiz = server.login("ruiz")
+
+    text = html.unescape(ruiz.get("/campaigns/absent/preflight").text)
+
+    assert "What will be spoken (template “attendance-absence”)" in text
+    assert "1 distinct text(s); 1 contact(s) miss a field and are blocked (student_name: 1)" in text
+    assert '<tr><td class="num">2</td><td>en</td><td>Ana was absent from Lincoln on ' in text
+    assert '<tr data-reason="template-field-missing">' in text
+    link = "/preview.wav?campaign=absent&contact=a-1"
+    assert f'href="{link}"' in text
+    audio = ruiz.get(link)
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    assert len(audio.content) > 8000 * 2 * 5  # seconds of speech, not an empty file
