@@ -61,8 +61,9 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
         # the state block and the chart follow the feed: nothing says "running" any more
         page.locator("[data-state]", has_text="completed").wait_for(timeout=10_000)
         page.locator("section:has(> h2:text-is('Outcomes')) svg").wait_for(timeout=10_000)
-        assert page.locator(".flash").count() == 0
         page.screenshot(path=str(shots / "e2e-first-100.png"), full_page=True)
+        flash = page.locator(".flash")
+        assert flash.count() == 0, flash.all_inner_texts()
         page.goto(f"{url}/campaigns/first/report")
         row = page.locator("tr", has_text="s-1")
         assert row.locator(".badge").inner_text() == "opted-out"

@@ -70,9 +70,14 @@ function follower(root) {
       const fresh = doc.querySelector("[data-rendered]");
       if (!fresh) return;
       swapSections(doc);
-      // "Campaign 'x' is now running." told of a state that has passed
-      if (stateChanged) document.querySelectorAll(".flash").forEach((el) => el.remove());
-      shown = JSON.parse(fresh.dataset.rendered);
+      const next = JSON.parse(fresh.dataset.rendered);
+      // "Campaign 'x' is now running." told of a state that has passed; a refresh for
+      // the figures may be the one that brings the new state (a state event that came
+      // while it ran found it busy), so compare what the page shows now as well
+      if (stateChanged || difference(shown, next) === "state") {
+        document.querySelectorAll(".flash").forEach((el) => el.remove());
+      }
+      shown = next;
     } catch (e) {
       // the next event tries again
     } finally {
