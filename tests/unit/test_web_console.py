@@ -432,9 +432,11 @@ def test_c6_override_form_needs_a_reason_and_the_box_and_an_admin(tmp_path: Path
         staff = web.login("lee")
         page = staff.get("/campaigns/lockdown")
         assert "Record the override" not in page.text  # staff never see the form
+        # a valid token of staff's own (the consent page's form): refused for the role
+        tokens = form_tokens(staff.get("/consent").text)
         refused = staff.post(
             "/campaigns/lockdown/override",
-            data={"reason": "gas leak", "confirm": "on", **form_tokens(page.text)},
+            data={"reason": "gas leak", "confirm": "on", **tokens},
         )
         assert refused.status_code == 403
         admin = web.login("ruiz")
