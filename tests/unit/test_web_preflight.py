@@ -85,6 +85,7 @@ def test_start_shows_the_preflight_at_the_chosen_time_then_approve_then_confirm(
     assert 'data-code="approval-missing"' in text
     assert '<tr data-reason="outside-window"><td>outside-window</td><td class="num">2</td>' in text
     assert "Outside their calling window: 1 in America/Los_Angeles" in text
+    assert '<dd data-field="households">2</dd>' in text  # issue 12: one call per number
     assert 'data-language="en"' in text and "C9 ok" in text
     assert "required, not yet given" in text and "created by lee" in text
     assert "Approve as ruiz" in text
