@@ -379,6 +379,10 @@ def _build_section(
         if issubclass(expected, Path):
             if not isinstance(value, str):
                 raise ConfigError(f"settings: {section}.{key} must be a path string")
+            if not value.strip():
+                # Path("") is the settings file's own folder: a key file, database or
+                # secret "there" fails later as an internal error (IsADirectoryError)
+                raise ConfigError(f"settings: {section}.{key} is empty: give a file or folder")
             path = Path(value).expanduser()
             converted[key] = path if path.is_absolute() else base_dir / path
         elif expected is float and isinstance(value, int) and not isinstance(value, bool):

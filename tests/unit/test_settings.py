@@ -45,6 +45,8 @@ def test_defaults_and_relative_paths_resolve_against_the_file(tmp_path: Path) ->
         ('[organisation]\ntimezone = "Mars/Base"\n', "organisation.timezone 'Mars/Base'"),
         ('[organisation]\ndefault_region = "XX"\n', "organisation.default_region 'XX'"),
         ('[store]\npath = "a\\u0000b"\n', "store.path contains a NUL"),
+        ('[store]\nkey_file = ""\n', "store.key_file is empty: give a file or folder"),
+        ('[audio]\nsounds_dir = " "\n', "audio.sounds_dir is empty"),
         # issue 14: the approval setting takes one of three values, nothing else
         ('[campaigns]\napproval = "sometimes"\n', "campaigns.approval must be one of"),
     ],
