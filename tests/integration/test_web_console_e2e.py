@@ -1,14 +1,17 @@
 """The console drives real calls: ``dialer serve`` (subprocess, no TTY) with the
 sandbox Asterisk and the SIPp phones, staff in a real Chromium.
 
-Start a campaign from its page, watch the live progress (server-sent events)
-reach 100%, find the phone that pressed 9 as opted-out in the report (C10); a
-parent opts out on /optout (C5, channel web) and the next campaign does not dial
-that number: its SIPp phone receives no new INVITE (C6).
+Create a campaign in the form and start it from its page, watch the live
+progress (server-sent events) reach 100%, find the phone that pressed 9 as
+opted-out in the report (C10); a parent opts out on /optout (C5, channel web)
+and the next campaign does not dial that number: its SIPp phone receives no
+new INVITE (C6).
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ from support.sample import daytime_prefix, sample_number
 from support.sandbox import Sandbox
 from support.service import ServiceProcess
 from support.webapp import PASSWORD, add_user
-from support.workspace import free_port, make_workspace
+from support.workspace import CALLER_ID, free_port, make_workspace
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,11 +35,11 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
     prefix = daytime_prefix()
     presses_9 = sample_number(prefix, 3, 1)  # SIPp phone 1: answers, presses 9
     parent = sample_number(prefix, 4, 2)  # SIPp phone 2: answers, listens
-    ws.school_campaign({"s-1": presses_9, "s-2": parent}, campaign="first")
+    # consents, list "l", recording "m", caller ID; campaign "first" is made in the page
+    ws.school_campaign({"s-1": presses_9, "s-2": parent}, campaign="second")
     before = phones.invites(2, parent)  # the phones serve the whole session: count from here
-    ws.create_campaign("second")
-    for name in ("first", "second"):  # a school campaign starts once a second operator approves
-        ws.ok("campaign", "approve", name, "--operator", "Principal Lee")
+    # a school campaign starts once a second operator approves
+    ws.ok("campaign", "approve", "second", "--operator", "Principal Lee")
     add_user(ws.config, "ruiz", "admin")
     # Chromium only now: Playwright's sync API runs a loop in this thread, and the
     # CLI calls above run their own (asyncio.run cannot nest)
@@ -52,6 +55,23 @@ def test_c5_c6_c10_campaign_from_the_console_with_real_phones(
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
 
+        # created in the form, with the same checks as the command line
+        page.goto(f"{url}/campaigns/new")
+        page.fill("#name", "first")
+        page.select_option("#purpose", "school")
+        page.select_option("#list", "l")
+        page.select_option("#identification", "")  # the organisation's name, spoken
+        page.select_option("#message", "m")
+        page.fill("#caller_id", CALLER_ID)
+        page.click("form.form button[type=submit]")
+        assert page.url == f"{url}/campaigns/first", page.locator("main").inner_text()
+        # the second operator approves (a process of its own: this thread runs Playwright)
+        approve = subprocess.run(
+            [sys.executable, "-m", "dialer", "--config", str(ws.config), "campaign", "approve",
+             "first", "--operator", "Principal Lee"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert approve.returncode == 0, approve.stderr
         page.goto(f"{url}/campaigns/first")
         page.click("text=Schedule or start")
         page.click("text=Confirm: start now")  # after the preflight (issue 14)
