@@ -113,6 +113,38 @@ def test_kill_9_mid_message_is_dialled_again_once(
     assert phones.invites("silent", listener) == before + 2
 
 
+def test_a_call_still_ringing_after_a_crash_is_hung_up_before_anything_is_dialled(
+    tmp_path: Path, sandbox: Sandbox, phones: Phones
+) -> None:
+    """Asterisk outlives the engine: the phone still rings. The next engine hangs the
+    call up by its channel id (SIPp gets the CANCEL long before the ring timeout)
+    and records it as no-answer (max_attempts 1: not dialled again)."""
+    ws = make_workspace(tmp_path, sandbox, max_concurrent=1, ring_timeout=30)
+    number = sample_number(daytime_prefix(), 1, 4)  # SIPp phone that rings, never answers
+    ws.school_campaign({"ringing": number})
+    trace = phones.phone("noanswer").trace
+    before = phones.invites("noanswer", number)
+    engine = _engine(ws)
+    try:
+        deadline = time.monotonic() + 30
+        while phones.invites("noanswer", number) == before:
+            assert time.monotonic() < deadline, "the engine never dialled"
+            time.sleep(0.1)
+        time.sleep(1)
+    finally:
+        _kill(engine)
+    killed = time.time()
+    run = ws.dialer("campaign", "run", "c", "--json")
+    assert run.exit_code == 0, run.output
+    assert "1 no-answer; 1 still on Asterisk, hung up first" in run.output
+    time.sleep(0.5)
+    ours = [d for d in dialogs(trace) if d.number == number.lstrip("+")][before:]
+    assert len(ours) == 1  # never dialled again
+    assert ours[0].ended is not None and ours[0].ended - killed < 15  # not the 30 s timeout
+    report = json.loads(ws.ok("campaign", "report", "c", "--json"))
+    assert report["per_contact"][0]["outcome"] == "no-answer"
+
+
 def test_calls_left_by_a_crash_of_a_since_cancelled_campaign_are_closed_not_redialled(
     tmp_path: Path, sandbox: Sandbox, phones: Phones
 ) -> None:
