@@ -101,8 +101,17 @@ async def _guard(body: Callable[[], Awaitable[T]]) -> T:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     # plain text, never wrapped: scripts and people grep for the file/row/setting named
-    sys.stderr.write(f"error: {mask_text(message)}\n")
+    sys.stderr.write(f"error: {_visible(mask_text(message))}\n")
     raise typer.Exit(code)
+
+
+def _visible(text: str) -> str:
+    """Control characters (a file name typed as '\x1e', say) shown escaped: raw, they
+    would break the one-line message or drive the terminal (the fuzz test found one)."""
+    return "".join(
+        c if c in "\n\t" or c.isprintable() else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 def write_private(path: Path, text: str) -> None:
