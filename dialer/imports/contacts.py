@@ -56,6 +56,7 @@ from dialer.store.listload import (
     VersionWriter,
     discard_version,
     prepare_contact,
+    publish_or_discard,
     read_version,
 )
 from dialer.store.scratch import DiffDb
@@ -478,21 +479,7 @@ async def _import(
         )
     loaded = outcome.loaded
     assert loaded is not None
-    try:
-        retired = await contacts.publish_version(
-            version_id,
-            contacts=loaded.contacts,
-            languages=loaded.languages,
-            samples=loaded.samples,
-            replace=replace,
-            operator=operator,
-            fingerprint=loaded.fingerprint,
-        )
-    except BaseException:
-        await asyncio.shield(discard_version(contacts, version_id))
-        raise
-    for old in retired:
-        await discard_version(contacts, old)
+    await publish_or_discard(contacts, version_id, loaded, replace=replace, operator=operator)
     return ContactImport(
         list_name=list_name,
         imported=loaded.contacts,

@@ -171,23 +171,12 @@ class VersionWriter:
         self.rows += len(rows)
 
     def write(self, sql: str, rows: Sequence[Any]) -> None:
-        """One short transaction behind the writers' gate, then a pause for waiters."""
         if not rows:
             return
-        self.gate.acquire_sync()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany(sql, rows)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+            commit_chunk(self.conn, self.gate, sql, rows)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write the contact list: {exc}") from exc
-        finally:
-            self.gate.release()
-        self.gate.pause_for_waiters()
         self._since_checkpoint += len(rows)
         if self._since_checkpoint >= CHECKPOINT_FRAMES:
             self._since_checkpoint = 0
@@ -256,7 +245,6 @@ def delete_version_rows(database: Path, version_id: int) -> int:
     writer_gate = WriterGate(database)
     deleted = 0
     try:
-        writer = _Deleter(conn, writer_gate)
         # index entries first, in hash order (a sorted copy in TEMP): each chunk
         # then touches few pages of contact_numbers
         conn.execute(
@@ -272,8 +260,11 @@ def delete_version_rows(database: Path, version_id: int) -> int:
                 "ORDER BY number_hash, id LIMIT ?",
                 (*after, CHUNK_ROWS),
             ).fetchall()
-            writer.write(
-                "DELETE FROM contact_numbers WHERE number_hash = ? AND contact_id = ?", page
+            commit_chunk(
+                conn,
+                writer_gate,
+                "DELETE FROM contact_numbers WHERE number_hash = ? AND contact_id = ?",
+                page,
             )
             if len(page) < CHUNK_ROWS:
                 break
@@ -283,7 +274,7 @@ def delete_version_rows(database: Path, version_id: int) -> int:
                 "SELECT id FROM main.contacts WHERE version_id = ? ORDER BY id LIMIT ?",
                 (version_id, CHUNK_ROWS),
             ).fetchall()
-            writer.write("DELETE FROM contacts WHERE id = ?", ids)
+            commit_chunk(conn, writer_gate, "DELETE FROM contacts WHERE id = ?", ids)
             deleted += len(ids)
             if len(ids) < CHUNK_ROWS:
                 break
@@ -295,26 +286,23 @@ def delete_version_rows(database: Path, version_id: int) -> int:
     return deleted
 
 
-class _Deleter:
-    def __init__(self, conn: sqlite3.Connection, gate: WriterGate) -> None:
-        self.conn = conn
-        self.gate = gate
-
-    def write(self, sql: str, rows: Sequence[Any]) -> None:
-        if not rows:
-            return
-        self.gate.acquire_sync()
+def commit_chunk(conn: sqlite3.Connection, gate: WriterGate, sql: str, rows: Sequence[Any]) -> None:
+    """One short transaction behind the writers' gate, then a pause for waiters
+    (issue 11 item 4: a revocation never waits behind a long bulk write)."""
+    if not rows:
+        return
+    gate.acquire_sync()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany(sql, rows)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-        finally:
-            self.gate.release()
-        self.gate.pause_for_waiters()
+            conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        gate.release()
+    gate.pause_for_waiters()
 
 
 def _connect(database: Path) -> sqlite3.Connection:
@@ -370,6 +358,24 @@ async def load_contacts(
 
     try:
         loaded = await asyncio.to_thread(write)
+    except BaseException:
+        await asyncio.shield(discard_version(contacts, version_id))
+        raise
+    await publish_or_discard(contacts, version_id, loaded, replace=replace, operator=operator)
+    return loaded
+
+
+async def publish_or_discard(
+    contacts: ContactStore,
+    version_id: int,
+    loaded: LoadedVersion,
+    *,
+    replace: bool,
+    operator: str,
+) -> None:
+    """Publish a written version in one short transaction and delete the versions it
+    retires; a version that cannot be published is deleted, never left half-there."""
+    try:
         retired = await contacts.publish_version(
             version_id,
             contacts=loaded.contacts,
@@ -384,7 +390,6 @@ async def load_contacts(
         raise
     for old in retired:
         await discard_version(contacts, old)
-    return loaded
 
 
 def read_version(database: Path, sealer: Sealer, version_id: int) -> Iterator[Contact]:
