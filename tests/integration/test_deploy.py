@@ -199,7 +199,7 @@ def test_install_creates_user_folders_modes_and_a_unit_that_runs_the_service(
             os.killpg(service.pid, signal.SIGKILL)
             service.wait()
     assert service.returncode == 0, output
-    assert '"event": "service stopped"' in output  # JSON logs: no terminal, as under systemd
+    assert '"event": "service stopped' in output  # JSON logs: no terminal, as under systemd
     # what the service wrote in its data folder is its own and private
     for path in data.iterdir():
         if path.is_file():
