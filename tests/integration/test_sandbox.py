@@ -42,9 +42,9 @@ Message = dict[str, str]
 
 def number_for(digit: int) -> str:
     """A fresh number (E.164 digits, no '+') that reaches phone ``digit``."""
-    # tens digit 0-5: ...63, ...72, ...81, ...91 are the sandbox's special phones
+    # the tens digit 0-5: ...63, ...72, ...81, ...91 are the sandbox's special phones
     serial = next(_serial)
-    return f"12025556{serial // 10 % 6}{serial % 10}{digit}"
+    return f"12025556{serial % 10}{serial // 10 % 6}{digit}"
 
 
 # --- a few lines of AMI ---------------------------------------------------------
